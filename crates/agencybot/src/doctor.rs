@@ -1,0 +1,175 @@
+//! `agencybot doctor`: checks everything `agencybot run` needs, and says how
+//! to fix what is missing. Never changes anything (it does not create the
+//! SQLite file or apply migrations).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use agencybot_store::{Store, StoreOptions, redact_url};
+
+use crate::config::{self, Config, Secrets};
+use crate::setup;
+
+struct Report {
+    problems: usize,
+}
+
+impl Report {
+    fn ok(&self, what: &str, detail: impl std::fmt::Display) {
+        println!("[ok]      {what}: {detail}");
+    }
+    fn warn(&self, what: &str, detail: impl std::fmt::Display) {
+        println!("[warn]    {what}: {detail}");
+    }
+    fn problem(&mut self, what: &str, detail: impl std::fmt::Display) {
+        self.problems += 1;
+        println!("[problem] {what}: {detail}");
+    }
+}
+
+pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
+    println!("agencybot {} doctor", env!("CARGO_PKG_VERSION"));
+    let mut report = Report { problems: 0 };
+    let config = match config::load(config_path, env) {
+        Ok(config) => {
+            report.ok(
+                "config",
+                format!(
+                    "{} ({} team(s), {} channel(s))",
+                    config_path.display(),
+                    config.team_names().len(),
+                    config.channel_list().len()
+                ),
+            );
+            config
+        }
+        Err(err) => {
+            report.problem("config", err);
+            println!("1 problem found.");
+            return ExitCode::FAILURE;
+        }
+    };
+    check_database(&config, &mut report).await;
+    check_secrets(&config, env, &mut report);
+    check_channels_and_teams(&config, &mut report);
+    if report.problems == 0 {
+        println!("All checks passed.");
+        ExitCode::SUCCESS
+    } else {
+        println!("{} problem(s) found.", report.problems);
+        ExitCode::FAILURE
+    }
+}
+
+async fn check_database(config: &Config, report: &mut Report) {
+    let mut options: StoreOptions = setup::store_options(config);
+    let shown = redact_url(&options.url);
+    if let Some(path) = setup::sqlite_path(&options.url) {
+        if !path.exists() {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+            let creatable = absolute
+                .ancestors()
+                .skip(1)
+                .find(|a| a.exists())
+                .is_some_and(|existing| {
+                    std::fs::metadata(existing)
+                        .is_ok_and(|m| m.is_dir() && !m.permissions().readonly())
+                });
+            if creatable {
+                report.ok(
+                    "database",
+                    format!(
+                        "SQLite file {} will be created on first run",
+                        path.display()
+                    ),
+                );
+            } else {
+                report.problem(
+                    "database",
+                    format!("cannot create {}: its folder is not writable; set [general] data_dir or [database] url", path.display()),
+                );
+            }
+            return;
+        }
+        options.create_if_missing = false;
+    }
+    let store = match Store::connect(&options).await {
+        Ok(store) => store,
+        Err(err) => {
+            report.problem(
+                "database",
+                format!(
+                    "cannot open {shown}: {err}; check [database] url (or AGENCYBOT_DATABASE_URL)"
+                ),
+            );
+            return;
+        }
+    };
+    match store.migration_status().await {
+        Ok(status) if status.pending.is_empty() => report.ok(
+            "database",
+            format!("{} at {shown}, schema up to date", store.backend()),
+        ),
+        Ok(status) => report.warn(
+            "database",
+            format!(
+                "{} at {shown} lacks {} migration(s); `agencybot migrate` (or `run`) applies them",
+                store.backend(),
+                status.pending.len()
+            ),
+        ),
+        Err(err) => report.problem("database", format!("{shown}: {err}")),
+    }
+    store.close().await;
+}
+
+fn check_secrets(config: &Config, env: &[(String, String)], report: &mut Report) {
+    let secrets = match Secrets::load(config, env) {
+        Ok(secrets) => secrets,
+        Err(err) => {
+            report.problem("secrets file", err);
+            return;
+        }
+    };
+    for need in config.secret_needs() {
+        if secrets.get(&need.env).is_some() {
+            report.ok(&need.env, format!("set (used by {})", need.used_by));
+        } else {
+            report.problem(
+                &need.env,
+                format!("missing — {} (used by {})", need.how_to_get, need.used_by),
+            );
+        }
+    }
+}
+
+fn check_channels_and_teams(config: &Config, report: &mut Report) {
+    if !config.has_channels() {
+        report.problem(
+            "channels",
+            format!(
+                "none configured; `agencybot run` needs at least one [[channels.telegram]], [[channels.slack]] or [[channels.discord]] (see {})",
+                config::EXAMPLE_CONFIG_PATH
+            ),
+        );
+    }
+    for team in &config.teams {
+        let name = team.name.get_ref();
+        if team.members.is_empty() {
+            report.warn(
+                &format!("team `{name}`"),
+                "no members declared: only users a channel lists itself can talk to the bot",
+            );
+        } else if !team.members.iter().any(|m| m.role.can_confirm_writes()) {
+            report.warn(
+                &format!("team `{name}`"),
+                "no member may confirm writes (every member is a viewer)",
+            );
+        } else {
+            report.ok(
+                &format!("team `{name}`"),
+                format!("{} member(s)", team.members.len()),
+            );
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Turning a configuration into a running process: logging, the store, and
+//! the teams, members and channels the config declares.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use agencybot_store::{ChannelSpec, MemberSpec, Store, StoreOptions, TeamSpec};
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, DEFAULT_TEAM, SecretNeed, Secrets};
+
+/// Logs to stderr; `RUST_LOG` wins over `general.log`.
+pub fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.general.log))
+        .unwrap_or_else(|err| {
+            eprintln!(
+                "warning: invalid log filter `{}` ({err}); using `info`",
+                config.general.log
+            );
+            EnvFilter::new("info")
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The SQLite file the URL points at, if it is a SQLite file URL.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| Path::new(path))
+}
+
+pub fn store_options(config: &Config) -> StoreOptions {
+    let mut options = StoreOptions::new(config.database_url());
+    options.max_connections = config.database.max_connections;
+    options.schema = config.database.schema.clone().filter(|s| !s.is_empty());
+    options
+}
+
+/// Opens the database, creating the SQLite file (and its folder) if needed.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let options = store_options(config);
+    if let Some(parent) = sqlite_path(&options.url).and_then(Path::parent)
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the data directory {}", parent.display()))?;
+    }
+    Store::connect(&options).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            agencybot_store::redact_url(&options.url)
+        )
+    })
+}
+
+/// Opens and migrates the database and syncs what the config declares.
+pub async fn open_ready_store(config: &Config) -> anyhow::Result<Store> {
+    let store = open_store(config).await?;
+    let applied = store.migrate().await.context("migrating the database")?;
+    for name in applied {
+        tracing::info!(migration = %name, "applied database migration");
+    }
+    sync_config(&store, config).await?;
+    Ok(store)
+}
+
+/// Makes the stored teams, config members and channels match the config.
+pub async fn sync_config(store: &Store, config: &Config) -> anyhow::Result<()> {
+    if config.teams.is_empty() {
+        store
+            .upsert_team(&TeamSpec {
+                name: DEFAULT_TEAM.into(),
+                default_model: None,
+                timezone: None,
+                daily_credit_budget: None,
+            })
+            .await?;
+    }
+    for team in &config.teams {
+        let stored = store
+            .upsert_team(&TeamSpec {
+                name: team.name.get_ref().clone(),
+                default_model: team.default_model.clone(),
+                timezone: team.timezone.clone(),
+                daily_credit_budget: team
+                    .daily_credit_budget
+                    .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            })
+            .await?;
+        let members: Vec<MemberSpec> = team
+            .members
+            .iter()
+            .map(|m| MemberSpec {
+                name: m.name.get_ref().clone(),
+                role: m.role,
+                user_ids: m.user_ids(),
+            })
+            .collect();
+        store
+            .sync_config_members(stored.id, &members)
+            .await
+            .with_context(|| format!("saving the members of team `{}`", team.name.get_ref()))?;
+    }
+    let mut channels = Vec::new();
+    for (platform, name, access, settings) in config.channel_list() {
+        let team_name = config.channel_team(access);
+        let team = store
+            .team_by_name(team_name)
+            .await?
+            .with_context(|| format!("team `{team_name}` of channel `{name}`"))?;
+        channels.push(ChannelSpec {
+            team_id: team.id,
+            platform,
+            name: name.to_owned(),
+            settings,
+            permitted_user_ids: access.permitted_user_ids.to_vec(),
+            allow_everyone: access.allow_everyone,
+        });
+    }
+    store.sync_channels(&channels).await?;
+    Ok(())
+}
+
+pub fn print_missing_secrets(missing: &[SecretNeed]) {
+    for need in missing {
+        eprintln!(
+            "  {}: {} (used by {})",
+            need.env, need.how_to_get, need.used_by
+        );
+    }
+}
+
+/// `agencybot run`.
+pub async fn run(
+    config_path: &Path,
+    config: &Config,
+    env: &[(String, String)],
+) -> anyhow::Result<ExitCode> {
+    if !config.has_channels() {
+        eprintln!(
+            "No channel is configured in {}: add a [[channels.telegram]], [[channels.slack]] or \
+             [[channels.discord]] section ({} shows each), then run again.",
+            config_path.display(),
+            crate::config::EXAMPLE_CONFIG_PATH
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let secrets = Secrets::load(config, env)?;
+    let missing = secrets.missing(config);
+    if !missing.is_empty() {
+        eprintln!(
+            "Missing secrets (set these environment variables or put them in the secrets file):"
+        );
+        print_missing_secrets(&missing);
+        return Ok(ExitCode::FAILURE);
+    }
+    let store = open_ready_store(config).await?;
+    let channels = store.channels().await?;
+    store.close().await;
+    let names: Vec<String> = channels
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.platform))
+        .collect();
+    anyhow::bail!(
+        "this build of agencybot has no chat adapters yet, so it cannot serve the configured channels: {}",
+        names.join(", ")
+    )
+}

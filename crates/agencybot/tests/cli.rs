@@ -1,0 +1,374 @@
+//! The `agencybot` binary as an operator uses it: doctor, migrate, members, run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use agencybot_testkit::PostgresSchema;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the binary in `dir` with an empty environment (plus `env`).
+fn agencybot(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agencybot"));
+    command.current_dir(dir).env_clear().args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("agencybot runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn doctor_with_the_example_config_and_no_secrets_names_each_missing_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = workspace_root().join("config/agencybot.example.toml");
+    let output = agencybot(
+        dir.path(),
+        &["doctor", "--config", example.to_str().unwrap()],
+        &[],
+    );
+    let out = text(&output);
+    assert!(!output.status.success(), "{out}");
+    for secret in [
+        "OPENAI_API_KEY",
+        "ONLYFANSAPI_API_KEY",
+        "TELEGRAM_BOT_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "DISCORD_BOT_TOKEN",
+    ] {
+        assert!(
+            out.contains(&format!("[problem] {secret}: missing — ")),
+            "{secret} not named:\n{out}"
+        );
+    }
+    assert!(out.contains("create a bot with @BotFather"), "{out}");
+    assert!(out.contains("6 problem(s) found."), "{out}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "doctor must not create the database"
+    );
+}
+
+#[test]
+fn doctor_passes_when_everything_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agencybot.toml"),
+        "[llm]\napi_key_env = \"\"\n[[channels.discord]]\nname = \"d\"\nallow_everyone = true\n",
+    )
+    .unwrap();
+    let env = [
+        ("ONLYFANSAPI_API_KEY", "ofapi_test"),
+        ("DISCORD_BOT_TOKEN", "token"),
+    ];
+    let output = agencybot(dir.path(), &["doctor", "--config", "agencybot.toml"], &env);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("All checks passed."), "{out}");
+    assert!(!out.contains("ofapi_test"), "a secret was printed:\n{out}");
+}
+
+#[test]
+fn a_config_with_an_unknown_or_mistyped_key_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[general]\nlog = \"info\"\n\n[ofapi]\nbase_ulr = \"http://x\"\n",
+    )
+    .unwrap();
+    let output = agencybot(dir.path(), &["doctor", "--config", "bad.toml"], &[]);
+    let out = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        out.contains("bad.toml:5:1: `base_ulr = \"http://x\"`: unknown field `base_ulr`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: remove `base_ulr` or fix its spelling"),
+        "{out}"
+    );
+
+    std::fs::write(&config, "[database]\nmax_connections = \"many\"\n").unwrap();
+    let output = agencybot(dir.path(), &["migrate", "--config", "bad.toml"], &[]);
+    let out = text(&output);
+    assert!(!output.status.success());
+    assert!(out.contains("bad.toml:2:19: `max_connections = \"many\"`: invalid type: string \"many\", expected u32"), "{out}");
+}
+
+#[test]
+fn a_missing_config_file_says_how_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = agencybot(dir.path(), &["run"], &[]);
+    let out = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        out.contains(
+            "config file config/agencybot.toml not found; copy config/agencybot.example.toml"
+        ),
+        "{out}"
+    );
+    // AGENCYBOT_CONFIG names the file too.
+    let output = agencybot(
+        dir.path(),
+        &["run"],
+        &[("AGENCYBOT_CONFIG", "elsewhere.toml")],
+    );
+    assert!(text(&output).contains("config file elsewhere.toml not found"));
+}
+
+#[test]
+fn run_without_channels_says_so_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), "[[teams]]\nname = \"A\"\n").unwrap();
+    let output = agencybot(dir.path(), &["run", "--config", "a.toml"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("No channel is configured in a.toml"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn run_with_a_channel_but_missing_secrets_lists_them_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        "[[channels.telegram]]\nname = \"tg\"\n",
+    )
+    .unwrap();
+    let output = agencybot(
+        dir.path(),
+        &["run", "--config", "a.toml"],
+        &[("OPENAI_API_KEY", "k")],
+    );
+    let out = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        out.contains("TELEGRAM_BOT_TOKEN: create a bot with @BotFather"),
+        "{out}"
+    );
+    assert!(out.contains("ONLYFANSAPI_API_KEY"), "{out}");
+    assert!(!out.contains("OPENAI_API_KEY"), "{out}");
+}
+
+#[test]
+fn migrate_creates_a_new_sqlite_database_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        "[general]\ndata_dir = \"state/db\"\n",
+    )
+    .unwrap();
+    let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("Applied 1 migration(s) to SQLite:"),
+        "{}",
+        text(&first)
+    );
+    assert!(dir.path().join("state/db/agencybot.db").exists());
+    let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    assert!(second.status.success());
+    assert!(
+        text(&second).contains("SQLite schema is up to date (1 migrations applied)."),
+        "{}",
+        text(&second)
+    );
+    let doctor = agencybot(dir.path(), &["doctor", "--config", "a.toml"], &[]);
+    assert!(
+        text(&doctor).contains("SQLite at sqlite://state/db/agencybot.db, schema up to date"),
+        "{}",
+        text(&doctor)
+    );
+}
+
+#[tokio::test]
+async fn migrate_creates_the_postgres_schema_once() {
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[database]\nurl = \"{}\"\nschema = \"{}\"\n",
+            schema.url, schema.name
+        ),
+    )
+    .unwrap();
+    let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("Applied 1 migration(s) to PostgreSQL:"),
+        "{}",
+        text(&first)
+    );
+    let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    assert!(
+        text(&second).contains("PostgreSQL schema is up to date (1 migrations applied)."),
+        "{}",
+        text(&second)
+    );
+
+    // The tables are where the config said.
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&schema.url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&schema.name)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
+    for expected in [
+        "teams",
+        "members",
+        "channels",
+        "pending_actions",
+        "scheduled_tasks",
+        "task_runs",
+        "usage_records",
+        "installed_skills",
+    ] {
+        assert!(
+            tables.contains(&expected),
+            "{expected} missing from {tables:?}"
+        );
+    }
+    // The environment override reaches the same database.
+    let env_only = agencybot(
+        dir.path(),
+        &["migrate", "--config", "empty.toml"],
+        &[
+            ("AGENCYBOT_DATABASE_URL", &schema.url),
+            ("AGENCYBOT_DATABASE_SCHEMA", &schema.name),
+        ],
+    );
+    assert!(!env_only.status.success(), "empty.toml does not exist");
+    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+    let env_only = agencybot(
+        dir.path(),
+        &["migrate", "--config", "empty.toml"],
+        &[
+            ("AGENCYBOT_DATABASE_URL", &schema.url),
+            ("AGENCYBOT_DATABASE_SCHEMA", &schema.name),
+        ],
+    );
+    assert!(
+        text(&env_only).contains("PostgreSQL schema is up to date"),
+        "{}",
+        text(&env_only)
+    );
+}
+
+#[test]
+fn members_are_managed_from_the_cli_and_config_members_are_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        "[[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [10]\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["members"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", "a.toml"]);
+        agencybot(dir.path(), &all, &[])
+    };
+    let added = run(&[
+        "add",
+        "Bo",
+        "--role",
+        "member",
+        "--telegram",
+        "11",
+        "--slack",
+        "U22",
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(text(&added).contains("Added Bo to `Velvet` as member."));
+
+    let list = text(&run(&["list"]));
+    assert!(list.contains("Team `Velvet`: 2 member(s)"), "{list}");
+    assert!(
+        list.contains("Ann                  owner   telegram 10  [config]"),
+        "{list}"
+    );
+    assert!(
+        list.contains("Bo                   member  telegram 11; slack U22"),
+        "{list}"
+    );
+
+    let promoted = run(&["set-role", "Bo", "admin"]);
+    assert!(
+        text(&promoted).contains("Bo is now admin in `Velvet`."),
+        "{}",
+        text(&promoted)
+    );
+    let refused = run(&["set-role", "Ann", "viewer"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused)
+            .contains("member `Ann` is declared in the config file; change or remove it there")
+    );
+    let bad_role = run(&["set-role", "Bo", "boss"]);
+    assert!(!bad_role.status.success());
+    assert!(
+        text(&bad_role).contains("invalid role `boss`"),
+        "{}",
+        text(&bad_role)
+    );
+    let taken = run(&["add", "Eve", "--role", "viewer", "--telegram", "10"]);
+    assert!(
+        text(&taken).contains("user ID `telegram 10 (member Ann)` already exists"),
+        "{}",
+        text(&taken)
+    );
+
+    assert!(run(&["remove", "Bo"]).status.success());
+    let list = text(&run(&["list"]));
+    assert!(
+        list.contains("1 member(s)") && !list.contains("Bo"),
+        "{list}"
+    );
+    let missing = run(&["remove", "Bo"]);
+    assert!(text(&missing).contains("member `Bo` not found"));
+    let wrong_team = run(&["list", "--team", "Nope"]);
+    assert!(text(&wrong_team).contains("no team named `Nope`; configured teams: Velvet"));
+}
+
+#[test]
+fn version_and_help_are_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = agencybot(dir.path(), &["--version"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("agencybot {}", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["members", "add", "--help"],
+        &["doctor", "--help"],
+    ] {
+        let output = agencybot(dir.path(), args, &[]);
+        assert!(output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage: agencybot"),
+            "{args:?}"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Pending actions: writes waiting for the asking user's yes.
+
+use agencybot_core::{ActionState, ConversationKey, NewPendingAction, PendingAction, Timestamp};
+
+use crate::db::args;
+use crate::{
+    Result, Store, StoreError, from_millis, millis, opt_from_millis, parse_json, parse_stored,
+};
+
+/// Why a confirmation (or a decline) changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmRefusal {
+    NotFound,
+    /// Only the user who asked may answer.
+    OtherUser,
+    /// Answers count only in the conversation the action was proposed in.
+    OtherConversation,
+    Expired,
+    /// Already confirmed, executed, failed, declined or expired.
+    AlreadyDecided(ActionState),
+}
+
+impl std::fmt::Display for ConfirmRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfirmRefusal::NotFound => f.write_str("there is no such pending action"),
+            ConfirmRefusal::OtherUser => {
+                f.write_str("only the person who asked for this action can answer it")
+            }
+            ConfirmRefusal::OtherConversation => {
+                f.write_str("this action belongs to another conversation")
+            }
+            ConfirmRefusal::Expired => f.write_str("this action expired before it was confirmed"),
+            ConfirmRefusal::AlreadyDecided(state) => write!(f, "this action was already {state}"),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    id: i64,
+    team_id: i64,
+    conversation_key: String,
+    requested_by: String,
+    tool: String,
+    arguments: String,
+    summary: String,
+    state: String,
+    created_at: i64,
+    expires_at: i64,
+    decided_at: Option<i64>,
+    decided_by: Option<String>,
+    result: Option<String>,
+    error: Option<String>,
+}
+
+impl ActionRow {
+    fn into_action(self) -> Result<PendingAction> {
+        Ok(PendingAction {
+            id: self.id,
+            team_id: self.team_id,
+            conversation: parse_stored("action conversation", &self.conversation_key)?,
+            requested_by: self.requested_by,
+            tool: self.tool,
+            arguments: parse_json("action arguments", &self.arguments)?,
+            summary: self.summary,
+            state: parse_stored("action state", &self.state)?,
+            created_at: from_millis("action created_at", self.created_at)?,
+            expires_at: from_millis("action expires_at", self.expires_at)?,
+            decided_at: opt_from_millis("action decided_at", self.decided_at)?,
+            decided_by: self.decided_by,
+            result: self
+                .result
+                .as_deref()
+                .map(|r| parse_json("action result", r))
+                .transpose()?,
+            error: self.error,
+        })
+    }
+}
+
+/// The decision a user makes about a pending action.
+#[derive(Clone, Copy)]
+enum Decision {
+    Confirm,
+    Decline,
+}
+
+impl Store {
+    pub async fn create_pending_action(
+        &self,
+        action: &NewPendingAction,
+        now: Timestamp,
+    ) -> Result<PendingAction> {
+        let (id,): (i64,) = self
+            .db
+            .fetch_one(
+                "INSERT INTO pending_actions (team_id, conversation_key, requested_by, tool, \
+                 arguments, summary, state, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
+                args![
+                    action.team_id,
+                    action.conversation.to_string(),
+                    &action.requested_by,
+                    &action.tool,
+                    action.arguments.to_string(),
+                    &action.summary,
+                    millis(now),
+                    millis(action.expires_at)
+                ],
+            )
+            .await?;
+        self.pending_action(id).await?.ok_or(StoreError::NotFound {
+            what: "pending action",
+            key: id.to_string(),
+        })
+    }
+
+    pub async fn pending_action(&self, id: i64) -> Result<Option<PendingAction>> {
+        let row: Option<ActionRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, team_id, conversation_key, requested_by, tool, arguments, summary, \
+                 state, created_at, expires_at, decided_at, decided_by, result, error \
+                 FROM pending_actions WHERE id = $1",
+                args![id],
+            )
+            .await?;
+        row.map(ActionRow::into_action).transpose()
+    }
+
+    /// Actions of a conversation still waiting for an answer, oldest first.
+    pub async fn open_actions(&self, conversation: &ConversationKey) -> Result<Vec<PendingAction>> {
+        let rows: Vec<ActionRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, team_id, conversation_key, requested_by, tool, arguments, summary, \
+                 state, created_at, expires_at, decided_at, decided_by, result, error \
+                 FROM pending_actions WHERE conversation_key = $1 AND state = 'pending' ORDER BY id",
+                args![conversation.to_string()],
+            )
+            .await?;
+        rows.into_iter().map(ActionRow::into_action).collect()
+    }
+
+    /// Confirms the action if `user_id` asked for it in `conversation`, it is
+    /// still pending and not expired. Atomic: of any number of concurrent
+    /// confirmations exactly one returns `Ok(Ok(action))`.
+    pub async fn confirm_action(
+        &self,
+        id: i64,
+        conversation: &ConversationKey,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Result<PendingAction, ConfirmRefusal>> {
+        self.decide(id, conversation, user_id, now, Decision::Confirm)
+            .await
+    }
+
+    /// Declines the action under the same rules as [`Store::confirm_action`].
+    pub async fn decline_action(
+        &self,
+        id: i64,
+        conversation: &ConversationKey,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Result<PendingAction, ConfirmRefusal>> {
+        self.decide(id, conversation, user_id, now, Decision::Decline)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        id: i64,
+        conversation: &ConversationKey,
+        user_id: &str,
+        now: Timestamp,
+        decision: Decision,
+    ) -> Result<Result<PendingAction, ConfirmRefusal>> {
+        let sql = match decision {
+            Decision::Confirm => {
+                "UPDATE pending_actions SET state = 'confirmed', decided_at = $4, decided_by = $3 \
+                 WHERE id = $1 AND conversation_key = $2 AND requested_by = $3 \
+                 AND state = 'pending' AND expires_at > $4"
+            }
+            Decision::Decline => {
+                "UPDATE pending_actions SET state = 'declined', decided_at = $4, decided_by = $3 \
+                 WHERE id = $1 AND conversation_key = $2 AND requested_by = $3 \
+                 AND state = 'pending' AND expires_at > $4"
+            }
+        };
+        let changed = self
+            .db
+            .execute(
+                sql,
+                args![id, conversation.to_string(), user_id, millis(now)],
+            )
+            .await?;
+        let Some(action) = self.pending_action(id).await? else {
+            return Ok(Err(ConfirmRefusal::NotFound));
+        };
+        if changed == 1 {
+            return Ok(Ok(action));
+        }
+        if action.conversation != *conversation {
+            return Ok(Err(ConfirmRefusal::OtherConversation));
+        }
+        if action.requested_by != user_id {
+            return Ok(Err(ConfirmRefusal::OtherUser));
+        }
+        if action.state != ActionState::Pending {
+            return Ok(Err(ConfirmRefusal::AlreadyDecided(action.state)));
+        }
+        self.mark_expired(id, now).await?;
+        Ok(Err(ConfirmRefusal::Expired))
+    }
+
+    /// Records how a confirmed action ended. Returns false if it was not in
+    /// the `confirmed` state (so it is recorded once).
+    pub async fn finish_action(
+        &self,
+        id: i64,
+        outcome: Result<&serde_json::Value, &str>,
+    ) -> Result<bool> {
+        let changed = match outcome {
+            Ok(result) => {
+                self.db
+                    .execute(
+                        "UPDATE pending_actions SET state = 'executed', result = $2 \
+                         WHERE id = $1 AND state = 'confirmed'",
+                        args![id, result.to_string()],
+                    )
+                    .await?
+            }
+            Err(error) => {
+                self.db
+                    .execute(
+                        "UPDATE pending_actions SET state = 'failed', error = $2 \
+                         WHERE id = $1 AND state = 'confirmed'",
+                        args![id, error],
+                    )
+                    .await?
+            }
+        };
+        Ok(changed == 1)
+    }
+
+    /// Moves every pending action past its expiry to `expired`; returns those
+    /// this call expired, so each expiry is reported once.
+    pub async fn expire_actions(&self, now: Timestamp) -> Result<Vec<PendingAction>> {
+        let due: Vec<(i64,)> = self
+            .db
+            .fetch_all(
+                "SELECT id FROM pending_actions WHERE state = 'pending' AND expires_at <= $1",
+                args![millis(now)],
+            )
+            .await?;
+        let mut expired = Vec::new();
+        for (id,) in due {
+            if self.mark_expired(id, now).await?
+                && let Some(action) = self.pending_action(id).await?
+            {
+                expired.push(action);
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn mark_expired(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE pending_actions SET state = 'expired', decided_at = $2 \
+                 WHERE id = $1 AND state = 'pending' AND expires_at <= $2",
+                args![id, millis(now)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+}

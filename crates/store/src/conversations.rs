@@ -1,0 +1,150 @@
+//! Conversations and their message history (the turn engine's memory).
+
+use agencybot_core::{ConversationKey, Timestamp};
+
+use crate::db::args;
+use crate::{Result, Store, millis, parse_json, parse_stored};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: i64,
+    pub team_id: i64,
+    pub key: ConversationKey,
+    /// Summary of turns dropped from the history to keep it short.
+    pub summary: Option<String>,
+}
+
+/// One chat-completions message (user, assistant with tool calls, tool result)
+/// kept verbatim so a tool call is never separated from its result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub role: String,
+    pub body: serde_json::Value,
+    /// Token count measured when it was stored, for history budgeting.
+    pub tokens: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: i64,
+    team_id: i64,
+    key: String,
+    summary: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    role: String,
+    body: String,
+    tokens: i64,
+}
+
+impl Store {
+    /// The conversation for `key`, created on first use.
+    pub async fn conversation(
+        &self,
+        team_id: i64,
+        key: &ConversationKey,
+        now: Timestamp,
+    ) -> Result<Conversation> {
+        let row: ConversationRow = self
+            .db
+            .fetch_one(
+                "INSERT INTO conversations (team_id, key, platform, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) \
+                 ON CONFLICT (key) DO UPDATE SET updated_at = $4 \
+                 RETURNING id, team_id, key, summary",
+                args![team_id, key.to_string(), key.platform.as_str(), millis(now)],
+            )
+            .await?;
+        Ok(Conversation {
+            id: row.id,
+            team_id: row.team_id,
+            key: parse_stored("conversation key", &row.key)?,
+            summary: row.summary,
+        })
+    }
+
+    /// The conversation's messages, oldest first.
+    pub async fn history(&self, conversation_id: i64) -> Result<Vec<StoredMessage>> {
+        let rows: Vec<MessageRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, role, body, tokens FROM conversation_messages \
+                 WHERE conversation_id = $1 ORDER BY id",
+                args![conversation_id],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredMessage {
+                    id: row.id,
+                    role: row.role,
+                    body: parse_json("conversation message", &row.body)?,
+                    tokens: row.tokens,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn append_message(
+        &self,
+        conversation_id: i64,
+        role: &str,
+        body: &serde_json::Value,
+        tokens: i64,
+        now: Timestamp,
+    ) -> Result<i64> {
+        let (id,): (i64,) = self
+            .db
+            .fetch_one(
+                "INSERT INTO conversation_messages (conversation_id, role, body, tokens, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                args![conversation_id, role, body.to_string(), tokens, millis(now)],
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Drops messages older than `keep_from_id` and stores the summary that replaces them.
+    pub async fn compact_history(
+        &self,
+        conversation_id: i64,
+        summary: Option<&str>,
+        keep_from_id: i64,
+    ) -> Result<()> {
+        self.db
+            .execute(
+                "DELETE FROM conversation_messages WHERE conversation_id = $1 AND id < $2",
+                args![conversation_id, keep_from_id],
+            )
+            .await?;
+        self.db
+            .execute(
+                "UPDATE conversations SET summary = $2 WHERE id = $1",
+                args![conversation_id, summary],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets everything said in the conversation (`/start`, `/reset`).
+    pub async fn reset_conversation(&self, key: &ConversationKey) -> Result<()> {
+        self.db
+            .execute(
+                "DELETE FROM conversation_messages WHERE conversation_id IN \
+                 (SELECT id FROM conversations WHERE key = $1)",
+                args![key.to_string()],
+            )
+            .await?;
+        self.db
+            .execute(
+                "UPDATE conversations SET summary = NULL WHERE key = $1",
+                args![key.to_string()],
+            )
+            .await?;
+        Ok(())
+    }
+}

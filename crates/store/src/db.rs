@@ -1,0 +1,442 @@
+//! The two pools and the few primitives every query goes through.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Arguments, FromRow};
+
+use crate::{Result, Store, StoreError};
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path/to/file.db`, `sqlite::memory:`, or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+    /// PostgreSQL only: keep agencybot's tables in this schema (created if
+    /// missing), so several deployments can share one database.
+    pub schema: Option<String>,
+    /// SQLite only: create the database file if it does not exist.
+    pub create_if_missing: bool,
+}
+
+impl StoreOptions {
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions {
+            url: url.into(),
+            max_connections: 8,
+            schema: None,
+            create_if_missing: true,
+        }
+    }
+}
+
+/// Which migrations the database has and lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+impl Store {
+    /// Opens (and for SQLite, by default, creates) the database. Does not migrate.
+    pub async fn connect(options: &StoreOptions) -> Result<Store> {
+        let url = options.url.as_str();
+        let invalid = |reason: String| StoreError::InvalidUrl {
+            url: redact_url(url),
+            reason,
+        };
+        let db = if url.starts_with("sqlite:") {
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|err| invalid(err.to_string()))?
+                .create_if_missing(options.create_if_missing)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let connect = if in_memory {
+                connect
+            } else {
+                connect
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            };
+            // An in-memory database lives in its one connection: keep it forever.
+            let pool = if in_memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new().max_connections(options.max_connections.max(1))
+            };
+            Db::Sqlite(pool.connect_with(connect).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut connect =
+                PgConnectOptions::from_str(url).map_err(|err| invalid(err.to_string()))?;
+            if let Some(schema) = &options.schema {
+                if !is_identifier(schema) {
+                    return Err(invalid(format!(
+                        "schema `{schema}` must be letters, digits and underscores"
+                    )));
+                }
+                let mut conn =
+                    <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&connect)
+                        .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .execute(&mut conn)
+                .await?;
+                connect = connect.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await?;
+            Db::Postgres(pool)
+        } else {
+            return Err(invalid(
+                "expected sqlite://PATH, sqlite::memory: or postgres://…".into(),
+            ));
+        };
+        Ok(Store { db })
+    }
+
+    /// An empty in-memory SQLite store with the schema applied (tests, `chat`).
+    pub async fn in_memory() -> Result<Store> {
+        let store = Store::connect(&StoreOptions::new("sqlite::memory:")).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every migration the database lacks; returns their descriptions.
+    pub async fn migrate(&self) -> Result<Vec<String>> {
+        let before = self.migration_status().await?;
+        match &self.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(before.pending)
+    }
+
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        let migrator = match self.db {
+            Db::Sqlite(_) => &SQLITE_MIGRATOR,
+            Db::Postgres(_) => &POSTGRES_MIGRATOR,
+        };
+        let table_exists: Option<(i64,)> = match &self.db {
+            Db::Sqlite(_) => {
+                self.db
+                    .fetch_optional(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                        vec![],
+                    )
+                    .await?
+            }
+            Db::Postgres(_) => {
+                self.db
+                    .fetch_optional(
+                        "SELECT CAST(1 AS BIGINT) FROM information_schema.tables \
+                         WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()",
+                        vec![],
+                    )
+                    .await?
+            }
+        };
+        let applied_versions: Vec<(i64,)> = if table_exists.is_some() {
+            self.db
+                .fetch_all(
+                    "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+                    vec![],
+                )
+                .await?
+        } else {
+            Vec::new()
+        };
+        let mut status = MigrationStatus {
+            applied: Vec::new(),
+            pending: Vec::new(),
+        };
+        for migration in migrator.iter() {
+            let name = format!("{} {}", migration.version, migration.description);
+            if applied_versions.iter().any(|(v,)| *v == migration.version) {
+                status.applied.push(name);
+            } else {
+                status.pending.push(name);
+            }
+        }
+        Ok(status)
+    }
+
+    /// Reaches the database with a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        let _: (i64,) = self
+            .db
+            .fetch_one("SELECT CAST(1 AS BIGINT)", vec![])
+            .await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A bound parameter, typed so that NULLs have a type on PostgreSQL.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Real(Option<f64>),
+    Bool(Option<bool>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(Some(v))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(Some(v))
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(Some(v.clone()))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_owned()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Value::Text(v.map(str::to_owned))
+    }
+}
+
+/// `args![a, b, c]`: the parameters `$1, $2, $3` of a query.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::db::Value::from($value)),*]
+    };
+}
+pub(crate) use args;
+
+fn sqlite_arguments(values: Vec<Value>) -> Result<SqliteArguments> {
+    let mut arguments = SqliteArguments::default();
+    for value in values {
+        match value {
+            Value::Int(v) => arguments.add(v),
+            Value::Text(v) => arguments.add(v),
+            Value::Real(v) => arguments.add(v),
+            Value::Bool(v) => arguments.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(arguments)
+}
+
+fn postgres_arguments(values: Vec<Value>) -> Result<PgArguments> {
+    let mut arguments = PgArguments::default();
+    for value in values {
+        match value {
+            Value::Int(v) => arguments.add(v),
+            Value::Text(v) => arguments.add(v),
+            Value::Real(v) => arguments.add(v),
+            Value::Bool(v) => arguments.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(arguments)
+}
+
+/// A row type that decodes from both backends' rows.
+pub(crate) trait Row:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+impl Db {
+    /// Runs a statement; returns the number of rows it affected.
+    pub(crate) async fn execute(&self, sql: &'static str, values: Vec<Value>) -> Result<u64> {
+        Ok(match self {
+            Db::Sqlite(pool) => sqlx::query_with(sql, sqlite_arguments(values)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Db::Postgres(pool) => sqlx::query_with(sql, postgres_arguments(values)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub(crate) async fn fetch_all<T: Row>(
+        &self,
+        sql: &'static str,
+        values: Vec<Value>,
+    ) -> Result<Vec<T>> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as_with(sql, sqlite_arguments(values)?)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as_with(sql, postgres_arguments(values)?)
+                    .fetch_all(pool)
+                    .await?
+            }
+        })
+    }
+
+    pub(crate) async fn fetch_optional<T: Row>(
+        &self,
+        sql: &'static str,
+        values: Vec<Value>,
+    ) -> Result<Option<T>> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as_with(sql, sqlite_arguments(values)?)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as_with(sql, postgres_arguments(values)?)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        })
+    }
+
+    pub(crate) async fn fetch_one<T: Row>(
+        &self,
+        sql: &'static str,
+        values: Vec<Value>,
+    ) -> Result<T> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as_with(sql, sqlite_arguments(values)?)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as_with(sql, postgres_arguments(values)?)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The URL with any password replaced, for messages and logs.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://bot:s3cret@db:5432/agency"),
+            "postgres://bot:***@db:5432/agency"
+        );
+        assert_eq!(
+            redact_url("postgres://bot@db/agency"),
+            "postgres://bot@db/agency"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/agencybot.db"),
+            "sqlite://data/agencybot.db"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! Scheduled tasks and their runs.
+
+use agencybot_core::{
+    NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus, Timestamp,
+};
+
+use crate::db::args;
+use crate::{
+    Result, Store, StoreError, from_millis, millis, opt_from_millis, parse_json, parse_stored,
+};
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    team_id: i64,
+    name: String,
+    creator: String,
+    channel: String,
+    destination: String,
+    model: Option<String>,
+    prompt: String,
+    skill: Option<String>,
+    schedule: String,
+    timezone: String,
+    status: String,
+    allowed_writes: String,
+    last_run_at: Option<i64>,
+    next_run_at: Option<i64>,
+    consecutive_failures: i64,
+    created_at: i64,
+}
+
+impl TaskRow {
+    fn into_task(self) -> Result<ScheduledTask> {
+        Ok(ScheduledTask {
+            id: self.id,
+            team_id: self.team_id,
+            name: self.name,
+            creator: self.creator,
+            channel: self.channel,
+            destination: self.destination,
+            model: self.model,
+            prompt: self.prompt,
+            skill: self.skill,
+            schedule: self.schedule,
+            timezone: self.timezone,
+            status: parse_stored("task status", &self.status)?,
+            allowed_writes: parse_json("task allowed writes", &self.allowed_writes)?,
+            last_run_at: opt_from_millis("task last_run_at", self.last_run_at)?,
+            next_run_at: opt_from_millis("task next_run_at", self.next_run_at)?,
+            consecutive_failures: self.consecutive_failures,
+            created_at: from_millis("task created_at", self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    task_id: i64,
+    scheduled_for: i64,
+    attempt: i64,
+    started_at: i64,
+    finished_at: Option<i64>,
+    status: String,
+    output: Option<String>,
+    error: Option<String>,
+    instance: String,
+}
+
+impl RunRow {
+    fn into_run(self) -> Result<TaskRun> {
+        Ok(TaskRun {
+            id: self.id,
+            task_id: self.task_id,
+            scheduled_for: from_millis("run scheduled_for", self.scheduled_for)?,
+            started_at: from_millis("run started_at", self.started_at)?,
+            finished_at: opt_from_millis("run finished_at", self.finished_at)?,
+            status: parse_stored("run status", &self.status)?,
+            attempt: self.attempt,
+            output: self.output,
+            error: self.error,
+            instance: self.instance,
+        })
+    }
+}
+
+fn writes_json(writes: &[String]) -> String {
+    serde_json::Value::from(writes.to_vec()).to_string()
+}
+
+impl Store {
+    /// Creates an active task. Task names are unique within a team.
+    pub async fn create_task(
+        &self,
+        task: &NewScheduledTask,
+        now: Timestamp,
+    ) -> Result<ScheduledTask> {
+        let id: Option<(i64,)> = self
+            .db
+            .fetch_optional(
+                "INSERT INTO scheduled_tasks (team_id, name, creator, channel, destination, model, \
+                 prompt, skill, schedule, timezone, status, allowed_writes, next_run_at, \
+                 consecutive_failures, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, 0, $13) \
+                 ON CONFLICT (team_id, name) DO NOTHING RETURNING id",
+                args![
+                    task.team_id,
+                    &task.name,
+                    &task.creator,
+                    &task.channel,
+                    &task.destination,
+                    task.model.clone(),
+                    &task.prompt,
+                    task.skill.clone(),
+                    &task.schedule,
+                    &task.timezone,
+                    writes_json(&task.allowed_writes),
+                    task.next_run_at.map(millis),
+                    millis(now)
+                ],
+            )
+            .await?;
+        let Some((id,)) = id else {
+            return Err(StoreError::AlreadyExists {
+                what: "scheduled task",
+                key: task.name.clone(),
+            });
+        };
+        self.task(id).await
+    }
+
+    pub async fn task(&self, id: i64) -> Result<ScheduledTask> {
+        let row: Option<TaskRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
+                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
+                 consecutive_failures, created_at FROM scheduled_tasks WHERE id = $1",
+                args![id],
+            )
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound {
+            what: "scheduled task",
+            key: id.to_string(),
+        })?
+        .into_task()
+    }
+
+    /// Every task of the team, by name.
+    pub async fn tasks(&self, team_id: i64) -> Result<Vec<ScheduledTask>> {
+        let rows: Vec<TaskRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
+                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
+                 consecutive_failures, created_at FROM scheduled_tasks WHERE team_id = $1 \
+                 ORDER BY name",
+                args![team_id],
+            )
+            .await?;
+        rows.into_iter().map(TaskRow::into_task).collect()
+    }
+
+    /// Active tasks whose next run is at or before `now`, soonest first.
+    pub async fn due_tasks(&self, now: Timestamp) -> Result<Vec<ScheduledTask>> {
+        let rows: Vec<TaskRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
+                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
+                 consecutive_failures, created_at FROM scheduled_tasks \
+                 WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= $1 \
+                 ORDER BY next_run_at, id",
+                args![millis(now)],
+            )
+            .await?;
+        rows.into_iter().map(TaskRow::into_task).collect()
+    }
+
+    /// Saves every editable field of the task (name, delivery, prompt,
+    /// schedule, status, allowed writes, next run).
+    pub async fn update_task(&self, task: &ScheduledTask) -> Result<ScheduledTask> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE scheduled_tasks SET name = $2, channel = $3, destination = $4, model = $5, \
+                 prompt = $6, skill = $7, schedule = $8, timezone = $9, status = $10, \
+                 allowed_writes = $11, next_run_at = $12, consecutive_failures = $13 WHERE id = $1",
+                args![
+                    task.id,
+                    &task.name,
+                    &task.channel,
+                    &task.destination,
+                    task.model.clone(),
+                    &task.prompt,
+                    task.skill.clone(),
+                    &task.schedule,
+                    &task.timezone,
+                    task.status.as_str(),
+                    writes_json(&task.allowed_writes),
+                    task.next_run_at.map(millis),
+                    task.consecutive_failures
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "scheduled task",
+                key: task.id.to_string(),
+            });
+        }
+        self.task(task.id).await
+    }
+
+    pub async fn delete_task(&self, id: i64) -> Result<()> {
+        let changed = self
+            .db
+            .execute("DELETE FROM scheduled_tasks WHERE id = $1", args![id])
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "scheduled task",
+                key: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves the task's next run from `expected` to `next`, only if no other
+    /// instance moved it first. Returns whether this call moved it.
+    pub async fn advance_task(
+        &self,
+        id: i64,
+        expected: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE scheduled_tasks SET next_run_at = $3, last_run_at = $2 \
+                 WHERE id = $1 AND next_run_at = $2",
+                args![id, millis(expected), next.map(millis)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Sets the task's status (and, on resume, its next run).
+    pub async fn set_task_status(
+        &self,
+        id: i64,
+        status: TaskStatus,
+        next_run_at: Option<Timestamp>,
+    ) -> Result<ScheduledTask> {
+        let mut task = self.task(id).await?;
+        task.status = status;
+        task.next_run_at = next_run_at;
+        if status == TaskStatus::Active {
+            task.consecutive_failures = 0;
+        }
+        self.update_task(&task).await
+    }
+
+    /// Claims attempt `attempt` of the run due at `scheduled_for`. Of all
+    /// instances trying, exactly one gets `Some`.
+    pub async fn claim_run(
+        &self,
+        task_id: i64,
+        scheduled_for: Timestamp,
+        attempt: i64,
+        instance: &str,
+        now: Timestamp,
+    ) -> Result<Option<TaskRun>> {
+        let id: Option<(i64,)> = self
+            .db
+            .fetch_optional(
+                "INSERT INTO task_runs (task_id, scheduled_for, attempt, started_at, status, instance) \
+                 VALUES ($1, $2, $3, $4, 'running', $5) \
+                 ON CONFLICT (task_id, scheduled_for, attempt) DO NOTHING RETURNING id",
+                args![task_id, millis(scheduled_for), attempt, millis(now), instance],
+            )
+            .await?;
+        match id {
+            Some((id,)) => Ok(Some(self.task_run(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn task_run(&self, id: i64) -> Result<TaskRun> {
+        let row: Option<RunRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, task_id, scheduled_for, attempt, started_at, finished_at, status, \
+                 output, error, instance FROM task_runs WHERE id = $1",
+                args![id],
+            )
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound {
+            what: "task run",
+            key: id.to_string(),
+        })?
+        .into_run()
+    }
+
+    /// Records how a run ended and keeps the task's failure streak:
+    /// returns the number of consecutive failed runs after this one.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: Result<&str, &str>,
+        now: Timestamp,
+    ) -> Result<i64> {
+        let run = self.task_run(run_id).await?;
+        let (status, output, error) = match outcome {
+            Ok(output) => (TaskRunStatus::Succeeded, Some(output), None),
+            Err(error) => (TaskRunStatus::Failed, None, Some(error)),
+        };
+        self.db
+            .execute(
+                "UPDATE task_runs SET status = $2, output = $3, error = $4, finished_at = $5 \
+                 WHERE id = $1",
+                args![run_id, status.as_str(), output, error, millis(now)],
+            )
+            .await?;
+        let sql = if status == TaskRunStatus::Succeeded {
+            "UPDATE scheduled_tasks SET consecutive_failures = 0 WHERE id = $1"
+        } else {
+            "UPDATE scheduled_tasks SET consecutive_failures = consecutive_failures + 1 WHERE id = $1"
+        };
+        self.db.execute(sql, args![run.task_id]).await?;
+        Ok(self.task(run.task_id).await?.consecutive_failures)
+    }
+
+    /// Runs of a task, newest first.
+    pub async fn task_runs(&self, task_id: i64) -> Result<Vec<TaskRun>> {
+        let rows: Vec<RunRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, task_id, scheduled_for, attempt, started_at, finished_at, status, \
+                 output, error, instance FROM task_runs WHERE task_id = $1 \
+                 ORDER BY scheduled_for DESC, attempt DESC",
+                args![task_id],
+            )
+            .await?;
+        rows.into_iter().map(RunRow::into_run).collect()
+    }
+}

@@ -1,0 +1,432 @@
+//! Teams, their members (with per-platform user IDs) and channels.
+
+use std::collections::BTreeMap;
+
+use agencybot_core::{Channel, Member, Platform, Role, Team};
+use chrono::Utc;
+
+use crate::db::args;
+use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
+
+/// A team as declared in the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamSpec {
+    pub name: String,
+    pub default_model: Option<String>,
+    pub timezone: Option<String>,
+    pub daily_credit_budget: Option<i64>,
+}
+
+/// A member as declared in the config or added by the CLI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberSpec {
+    pub name: String,
+    pub role: Role,
+    pub user_ids: BTreeMap<Platform, Vec<String>>,
+}
+
+/// A channel as declared in the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelSpec {
+    pub team_id: i64,
+    pub platform: Platform,
+    pub name: String,
+    pub settings: serde_json::Value,
+    pub permitted_user_ids: Vec<String>,
+    pub allow_everyone: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TeamRow {
+    id: i64,
+    name: String,
+    default_model: Option<String>,
+    timezone: Option<String>,
+    daily_credit_budget: Option<i64>,
+}
+
+impl From<TeamRow> for Team {
+    fn from(row: TeamRow) -> Team {
+        Team {
+            id: row.id,
+            name: row.name,
+            default_model: row.default_model,
+            timezone: row.timezone,
+            daily_credit_budget: row.daily_credit_budget,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: i64,
+    team_id: i64,
+    name: String,
+    role: String,
+    from_config: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    member_id: i64,
+    platform: String,
+    user_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChannelRow {
+    id: i64,
+    team_id: i64,
+    platform: String,
+    name: String,
+    settings: String,
+    permitted_user_ids: String,
+    allow_everyone: bool,
+}
+
+impl ChannelRow {
+    fn into_channel(self) -> Result<Channel> {
+        Ok(Channel {
+            id: self.id,
+            team_id: self.team_id,
+            platform: parse_stored("channel platform", &self.platform)?,
+            name: self.name,
+            settings: parse_json("channel settings", &self.settings)?,
+            permitted_user_ids: parse_json("channel permitted user IDs", &self.permitted_user_ids)?,
+            allow_everyone: self.allow_everyone,
+        })
+    }
+}
+
+impl Store {
+    /// Creates the team or updates its settings; teams are keyed by name.
+    pub async fn upsert_team(&self, spec: &TeamSpec) -> Result<Team> {
+        let row: TeamRow = self
+            .db
+            .fetch_one(
+                "INSERT INTO teams (name, default_model, timezone, daily_credit_budget, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (name) DO UPDATE SET default_model = $2, timezone = $3, \
+                 daily_credit_budget = $4 \
+                 RETURNING id, name, default_model, timezone, daily_credit_budget",
+                args![
+                    &spec.name,
+                    spec.default_model.clone(),
+                    spec.timezone.clone(),
+                    spec.daily_credit_budget,
+                    millis(Utc::now())
+                ],
+            )
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn teams(&self) -> Result<Vec<Team>> {
+        let rows: Vec<TeamRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams ORDER BY id",
+                args![],
+            )
+            .await?;
+        Ok(rows.into_iter().map(Team::from).collect())
+    }
+
+    pub async fn team(&self, id: i64) -> Result<Team> {
+        let row: Option<TeamRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams WHERE id = $1",
+                args![id],
+            )
+            .await?;
+        row.map(Team::from).ok_or_else(|| StoreError::NotFound {
+            what: "team",
+            key: id.to_string(),
+        })
+    }
+
+    pub async fn team_by_name(&self, name: &str) -> Result<Option<Team>> {
+        let row: Option<TeamRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams WHERE name = $1",
+                args![name],
+            )
+            .await?;
+        Ok(row.map(Team::from))
+    }
+
+    /// Every member of the team with their platform user IDs, by name.
+    pub async fn members(&self, team_id: i64) -> Result<Vec<Member>> {
+        let rows: Vec<MemberRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, team_id, name, role, from_config FROM members \
+                 WHERE team_id = $1 ORDER BY name",
+                args![team_id],
+            )
+            .await?;
+        let identities: Vec<IdentityRow> = self
+            .db
+            .fetch_all(
+                "SELECT i.member_id, i.platform, i.user_id FROM member_identities i \
+                 JOIN members m ON m.id = i.member_id WHERE m.team_id = $1 \
+                 ORDER BY i.platform, i.user_id",
+                args![team_id],
+            )
+            .await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut user_ids: BTreeMap<Platform, Vec<String>> = BTreeMap::new();
+            for identity in identities.iter().filter(|i| i.member_id == row.id) {
+                let platform = parse_stored("member platform", &identity.platform)?;
+                user_ids
+                    .entry(platform)
+                    .or_default()
+                    .push(identity.user_id.clone());
+            }
+            members.push(Member {
+                id: row.id,
+                team_id: row.team_id,
+                name: row.name,
+                role: parse_stored("member role", &row.role)?,
+                user_ids,
+                from_config: row.from_config,
+            });
+        }
+        Ok(members)
+    }
+
+    pub async fn member(&self, team_id: i64, name: &str) -> Result<Member> {
+        self.members(team_id)
+            .await?
+            .into_iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| StoreError::NotFound {
+                what: "member",
+                key: name.to_owned(),
+            })
+    }
+
+    /// The member known on `platform` by `user_id`, if any.
+    pub async fn member_by_user(
+        &self,
+        team_id: i64,
+        platform: Platform,
+        user_id: &str,
+    ) -> Result<Option<Member>> {
+        Ok(self
+            .members(team_id)
+            .await?
+            .into_iter()
+            .find(|m| m.is_known_as(platform, user_id)))
+    }
+
+    /// Adds a member by hand (the CLI). Names and platform user IDs are unique in a team.
+    pub async fn add_member(&self, team_id: i64, spec: &MemberSpec) -> Result<Member> {
+        let existing = self.members(team_id).await?;
+        if existing.iter().any(|m| m.name == spec.name) {
+            return Err(StoreError::AlreadyExists {
+                what: "member",
+                key: spec.name.clone(),
+            });
+        }
+        check_user_ids_free(&existing, spec)?;
+        let (id,): (i64,) = self
+            .db
+            .fetch_one(
+                "INSERT INTO members (team_id, name, role, from_config, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                args![
+                    team_id,
+                    &spec.name,
+                    spec.role.as_str(),
+                    false,
+                    millis(Utc::now())
+                ],
+            )
+            .await?;
+        self.replace_identities(id, &spec.user_ids).await?;
+        self.member(team_id, &spec.name).await
+    }
+
+    /// Removes a member added by hand; members from the config are managed there.
+    pub async fn remove_member(&self, team_id: i64, name: &str) -> Result<()> {
+        let member = self.member(team_id, name).await?;
+        if member.from_config {
+            return Err(StoreError::ManagedByConfig(member.name));
+        }
+        self.db
+            .execute("DELETE FROM members WHERE id = $1", args![member.id])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_member_role(&self, team_id: i64, name: &str, role: Role) -> Result<Member> {
+        let member = self.member(team_id, name).await?;
+        if member.from_config {
+            return Err(StoreError::ManagedByConfig(member.name));
+        }
+        self.db
+            .execute(
+                "UPDATE members SET role = $1 WHERE id = $2",
+                args![role.as_str(), member.id],
+            )
+            .await?;
+        self.member(team_id, name).await
+    }
+
+    /// Makes the team's config-declared members exactly `specs`: adds and
+    /// updates them, and removes config members no longer declared. Members
+    /// added by hand are left alone unless the config now declares the same
+    /// name, in which case the config takes them over.
+    pub async fn sync_config_members(&self, team_id: i64, specs: &[MemberSpec]) -> Result<()> {
+        let existing = self.members(team_id).await?;
+        // Who holds which user ID once the sync is done: hand-added members
+        // the config does not take over, plus every declared member.
+        let mut after: Vec<Member> = existing
+            .iter()
+            .filter(|m| !m.from_config && !specs.iter().any(|s| s.name == m.name))
+            .cloned()
+            .collect();
+        for spec in specs {
+            check_user_ids_free(&after, spec)?;
+            after.push(Member {
+                id: 0,
+                team_id,
+                name: spec.name.clone(),
+                role: spec.role,
+                user_ids: spec.user_ids.clone(),
+                from_config: true,
+            });
+        }
+        for member in &existing {
+            if member.from_config && !specs.iter().any(|s| s.name == member.name) {
+                self.db
+                    .execute("DELETE FROM members WHERE id = $1", args![member.id])
+                    .await?;
+            }
+        }
+        for spec in specs {
+            let (id,): (i64,) = self
+                .db
+                .fetch_one(
+                    "INSERT INTO members (team_id, name, role, from_config, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (team_id, name) DO UPDATE SET role = $3, from_config = $4 \
+                     RETURNING id",
+                    args![
+                        team_id,
+                        &spec.name,
+                        spec.role.as_str(),
+                        true,
+                        millis(Utc::now())
+                    ],
+                )
+                .await?;
+            self.replace_identities(id, &spec.user_ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn replace_identities(
+        &self,
+        member_id: i64,
+        user_ids: &BTreeMap<Platform, Vec<String>>,
+    ) -> Result<()> {
+        self.db
+            .execute(
+                "DELETE FROM member_identities WHERE member_id = $1",
+                args![member_id],
+            )
+            .await?;
+        for (platform, ids) in user_ids {
+            for user_id in ids {
+                self.db
+                    .execute(
+                        "INSERT INTO member_identities (member_id, platform, user_id) \
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        args![member_id, platform.as_str(), user_id],
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the stored channels exactly `specs` (the config is their source).
+    pub async fn sync_channels(&self, specs: &[ChannelSpec]) -> Result<Vec<Channel>> {
+        let now = millis(Utc::now());
+        for spec in specs {
+            self.db
+                .execute(
+                    "INSERT INTO channels (team_id, platform, name, settings, permitted_user_ids, \
+                     allow_everyone, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (name) DO UPDATE SET team_id = $1, platform = $2, settings = $4, \
+                     permitted_user_ids = $5, allow_everyone = $6, updated_at = $7",
+                    args![
+                        spec.team_id,
+                        spec.platform.as_str(),
+                        &spec.name,
+                        spec.settings.to_string(),
+                        serde_json::Value::from(spec.permitted_user_ids.clone()).to_string(),
+                        spec.allow_everyone,
+                        now
+                    ],
+                )
+                .await?;
+        }
+        for channel in self.channels().await? {
+            if !specs.iter().any(|s| s.name == channel.name) {
+                self.db
+                    .execute("DELETE FROM channels WHERE id = $1", args![channel.id])
+                    .await?;
+            }
+        }
+        self.channels().await
+    }
+
+    pub async fn channels(&self) -> Result<Vec<Channel>> {
+        let rows: Vec<ChannelRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, team_id, platform, name, settings, permitted_user_ids, allow_everyone \
+                 FROM channels ORDER BY name",
+                args![],
+            )
+            .await?;
+        rows.into_iter().map(ChannelRow::into_channel).collect()
+    }
+
+    pub async fn channel(&self, name: &str) -> Result<Option<Channel>> {
+        let row: Option<ChannelRow> = self
+            .db
+            .fetch_optional(
+                "SELECT id, team_id, platform, name, settings, permitted_user_ids, allow_everyone \
+                 FROM channels WHERE name = $1",
+                args![name],
+            )
+            .await?;
+        row.map(ChannelRow::into_channel).transpose()
+    }
+}
+
+/// A platform user ID may belong to one member of a team only: otherwise
+/// which role applies would depend on lookup order.
+fn check_user_ids_free(others: &[Member], spec: &MemberSpec) -> Result<()> {
+    for (platform, ids) in &spec.user_ids {
+        for id in ids {
+            if let Some(owner) = others
+                .iter()
+                .find(|m| m.name != spec.name && m.is_known_as(*platform, id))
+            {
+                return Err(StoreError::AlreadyExists {
+                    what: "user ID",
+                    key: format!("{platform} {id} (member {})", owner.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,875 @@
+//! The store suite. Every test runs on both backends: `sqlite::name` on a
+//! fresh database file, `postgres::name` in a fresh schema of the PostgreSQL
+//! at `AGENCYBOT_TEST_POSTGRES_URL` (default 127.0.0.1:5432, database `test`).
+//! With `CI=true` an unreachable PostgreSQL fails the run instead of skipping.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use agencybot_core::{
+    ActionState, ConversationKey, NewPendingAction, NewScheduledTask, NewUsageRecord, Platform,
+    RequestKind, Role, TaskRunStatus, TaskStatus, Timestamp, UsageOutcome,
+};
+use agencybot_store::{
+    Backend, ChannelSpec, ConfirmRefusal, MemberSpec, Store, StoreError, StoreOptions, TeamSpec,
+    UsageFilter,
+};
+use chrono::{Duration, TimeZone, Utc};
+
+mod harness {
+    use super::*;
+    use agencybot_testkit::PostgresSchema;
+
+    pub struct TestDb {
+        pub store: Store,
+        // Field order matters: the pool closes before the schema is dropped.
+        _schema: Option<PostgresSchema>,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("agencybot.db").display());
+        let store = Store::connect(&StoreOptions::new(url))
+            .await
+            .expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestDb {
+            store,
+            _schema: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// `None` (test skipped) only outside CI when PostgreSQL is unreachable.
+    pub async fn postgres() -> Option<TestDb> {
+        let schema = PostgresSchema::create().await?;
+        let mut options = StoreOptions::new(schema.url.clone());
+        options.schema = Some(schema.name.clone());
+        let store = Store::connect(&options).await.expect("open postgres");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            store,
+            _schema: Some(schema),
+            _dir: None,
+        })
+    }
+}
+
+/// Declares each test once per backend.
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::harness::sqlite().await;
+                    assert_eq!(db.store.backend(), super::Backend::Sqlite);
+                    super::$name(&db.store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::harness::postgres().await else { return };
+                    assert_eq!(db.store.backend(), super::Backend::Postgres);
+                    super::$name(&db.store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    migrating_twice_changes_nothing,
+    teams_are_upserted_by_name,
+    config_members_sync_and_hand_added_members_are_managed_by_cli,
+    a_user_id_belongs_to_one_member,
+    channels_mirror_the_config,
+    conversations_keep_history_per_key,
+    twenty_racing_confirmations_execute_once,
+    expired_actions_cannot_be_confirmed,
+    only_the_requester_in_the_same_conversation_decides,
+    declined_actions_cannot_be_confirmed_and_finish_records_once,
+    expiry_is_reported_once,
+    tasks_are_created_listed_and_advanced_atomically,
+    each_run_is_claimed_once_and_failures_are_counted,
+    usage_records_are_filtered_and_credits_summed,
+    skills_install_once_and_remove,
+);
+
+fn at(hour: u32, minute: u32) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 2, hour, minute, 0).unwrap()
+}
+
+async fn team(store: &Store) -> i64 {
+    store
+        .upsert_team(&TeamSpec {
+            name: "Velvet Agency".into(),
+            default_model: Some("gpt-4.1-mini".into()),
+            timezone: Some("Europe/Berlin".into()),
+            daily_credit_budget: Some(5000),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn member(name: &str, role: Role, telegram: &[&str]) -> MemberSpec {
+    MemberSpec {
+        name: name.into(),
+        role,
+        user_ids: BTreeMap::from([(
+            Platform::Telegram,
+            telegram.iter().map(|s| s.to_string()).collect(),
+        )]),
+    }
+}
+
+async fn migrating_twice_changes_nothing(store: &Store) {
+    let status = store.migration_status().await.unwrap();
+    assert!(status.pending.is_empty(), "{status:?}");
+    assert_eq!(status.applied.len(), 1);
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert_eq!(store.migration_status().await.unwrap(), status);
+    store.ping().await.unwrap();
+}
+
+async fn teams_are_upserted_by_name(store: &Store) {
+    let id = team(store).await;
+    let updated = store
+        .upsert_team(&TeamSpec {
+            name: "Velvet Agency".into(),
+            default_model: None,
+            timezone: Some("America/New_York".into()),
+            daily_credit_budget: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.id, id);
+    assert_eq!(updated.timezone.as_deref(), Some("America/New_York"));
+    assert_eq!(updated.daily_credit_budget, None);
+    assert_eq!(store.teams().await.unwrap().len(), 1);
+    assert_eq!(store.team(id).await.unwrap(), updated);
+    assert_eq!(
+        store.team_by_name("Velvet Agency").await.unwrap(),
+        Some(updated)
+    );
+    assert!(store.team_by_name("nobody").await.unwrap().is_none());
+    assert!(matches!(
+        store.team(id + 100).await,
+        Err(StoreError::NotFound { what: "team", .. })
+    ));
+}
+
+async fn config_members_sync_and_hand_added_members_are_managed_by_cli(store: &Store) {
+    let team_id = team(store).await;
+    store
+        .sync_config_members(
+            team_id,
+            &[
+                member("Ann", Role::Owner, &["10"]),
+                member("Bo", Role::Viewer, &["11"]),
+            ],
+        )
+        .await
+        .unwrap();
+    let added = store
+        .add_member(team_id, &member("Cy", Role::Member, &["12", "13"]))
+        .await
+        .unwrap();
+    assert!(!added.from_config);
+    assert_eq!(added.user_ids[&Platform::Telegram], vec!["12", "13"]);
+
+    // Config changes: Bo becomes admin, Ann is gone; Cy (hand-added) stays.
+    store
+        .sync_config_members(team_id, &[member("Bo", Role::Admin, &["11"])])
+        .await
+        .unwrap();
+    let members = store.members(team_id).await.unwrap();
+    let names: Vec<_> = members.iter().map(|m| (m.name.as_str(), m.role)).collect();
+    assert_eq!(names, [("Bo", Role::Admin), ("Cy", Role::Member)]);
+
+    let found = store
+        .member_by_user(team_id, Platform::Telegram, "13")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, "Cy");
+    assert!(
+        store
+            .member_by_user(team_id, Platform::Slack, "13")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert_eq!(
+        store
+            .set_member_role(team_id, "Cy", Role::Viewer)
+            .await
+            .unwrap()
+            .role,
+        Role::Viewer
+    );
+    assert!(matches!(
+        store.set_member_role(team_id, "Bo", Role::Owner).await,
+        Err(StoreError::ManagedByConfig(name)) if name == "Bo"
+    ));
+    assert!(matches!(
+        store.remove_member(team_id, "Bo").await,
+        Err(StoreError::ManagedByConfig(_))
+    ));
+    assert!(matches!(
+        store
+            .add_member(team_id, &member("Cy", Role::Member, &[]))
+            .await,
+        Err(StoreError::AlreadyExists { what: "member", .. })
+    ));
+    store.remove_member(team_id, "Cy").await.unwrap();
+    assert!(matches!(
+        store.remove_member(team_id, "Cy").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.members(team_id).await.unwrap().len(), 1);
+}
+
+async fn a_user_id_belongs_to_one_member(store: &Store) {
+    let team_id = team(store).await;
+    store
+        .sync_config_members(team_id, &[member("Ann", Role::Owner, &["10"])])
+        .await
+        .unwrap();
+    let err = store
+        .add_member(team_id, &member("Eve", Role::Member, &["10"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "user ID `telegram 10 (member Ann)` already exists"
+    );
+    // IDs may move between config members in one sync.
+    store
+        .sync_config_members(
+            team_id,
+            &[
+                member("Ann", Role::Owner, &["20"]),
+                member("Bo", Role::Member, &["10"]),
+            ],
+        )
+        .await
+        .unwrap();
+    let bo = store
+        .member_by_user(team_id, Platform::Telegram, "10")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bo.name, "Bo");
+}
+
+async fn channels_mirror_the_config(store: &Store) {
+    let team_id = team(store).await;
+    let spec = |name: &str, platform| ChannelSpec {
+        team_id,
+        platform,
+        name: name.into(),
+        settings: serde_json::json!({"api_url": "http://127.0.0.1:1"}),
+        permitted_user_ids: vec!["42".into()],
+        allow_everyone: false,
+    };
+    let channels = store
+        .sync_channels(&[
+            spec("tg", Platform::Telegram),
+            spec("dc", Platform::Discord),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(channels.len(), 2);
+    let tg = store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(tg.platform, Platform::Telegram);
+    assert_eq!(tg.permitted_user_ids, vec!["42"]);
+    assert_eq!(tg.settings["api_url"], "http://127.0.0.1:1");
+
+    let mut open = spec("dc", Platform::Discord);
+    open.allow_everyone = true;
+    let channels = store.sync_channels(&[open]).await.unwrap();
+    assert_eq!(channels.len(), 1);
+    assert!(channels[0].allow_everyone);
+    assert!(store.channel("tg").await.unwrap().is_none());
+}
+
+async fn conversations_keep_history_per_key(store: &Store) {
+    let team_id = team(store).await;
+    let ann = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let bo = ConversationKey::direct(Platform::Telegram, "11", "11");
+    let conv = store.conversation(team_id, &ann, at(9, 0)).await.unwrap();
+    let again = store.conversation(team_id, &ann, at(9, 1)).await.unwrap();
+    assert_eq!(conv.id, again.id);
+    let other = store.conversation(team_id, &bo, at(9, 0)).await.unwrap();
+    assert_ne!(conv.id, other.id);
+
+    let first = store
+        .append_message(
+            conv.id,
+            "user",
+            &serde_json::json!({"role": "user", "content": "hi"}),
+            3,
+            at(9, 0),
+        )
+        .await
+        .unwrap();
+    let second = store
+        .append_message(
+            conv.id,
+            "assistant",
+            &serde_json::json!({"role": "assistant", "content": "hello"}),
+            4,
+            at(9, 0),
+        )
+        .await
+        .unwrap();
+    store
+        .append_message(
+            other.id,
+            "user",
+            &serde_json::json!({"role": "user", "content": "secret"}),
+            3,
+            at(9, 0),
+        )
+        .await
+        .unwrap();
+    let history = store.history(conv.id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [first, second]
+    );
+    assert_eq!(history[1].body["content"], "hello");
+    assert_eq!(history[0].tokens, 3);
+
+    store
+        .compact_history(conv.id, Some("They greeted."), second)
+        .await
+        .unwrap();
+    assert_eq!(store.history(conv.id).await.unwrap().len(), 1);
+    let conv = store.conversation(team_id, &ann, at(9, 2)).await.unwrap();
+    assert_eq!(conv.summary.as_deref(), Some("They greeted."));
+
+    store.reset_conversation(&ann).await.unwrap();
+    assert!(store.history(conv.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .conversation(team_id, &ann, at(9, 3))
+            .await
+            .unwrap()
+            .summary,
+        None
+    );
+    assert_eq!(
+        store.history(other.id).await.unwrap().len(),
+        1,
+        "other conversation untouched"
+    );
+}
+
+async fn proposed_action(
+    store: &Store,
+    team_id: i64,
+    key: &ConversationKey,
+    now: Timestamp,
+) -> i64 {
+    store
+        .create_pending_action(
+            &NewPendingAction {
+                team_id,
+                conversation: key.clone(),
+                requested_by: "10".into(),
+                tool: "chats.send-mass-message".into(),
+                arguments: serde_json::json!({"account": "acct_1", "text": "New set tonight", "price": 9.99}),
+                summary: "Send a mass message to all fans of @mia: \"New set tonight\" for $9.99".into(),
+                expires_at: now + Duration::minutes(10),
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn twenty_racing_confirmations_execute_once(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let id = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let action = store.pending_action(id).await.unwrap().unwrap();
+    assert_eq!(action.state, ActionState::Pending);
+    assert_eq!(action.arguments["price"], 9.99);
+
+    let store = Arc::new(store.clone());
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let (store, barrier, key) = (store.clone(), barrier.clone(), key.clone());
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .confirm_action(id, &key, "10", at(9, 1))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for handle in handles {
+        match handle.await.unwrap() {
+            Ok(action) => {
+                assert_eq!(action.state, ActionState::Confirmed);
+                assert_eq!(action.decided_by.as_deref(), Some("10"));
+                winners += 1;
+            }
+            Err(refusal) => {
+                assert_eq!(
+                    refusal,
+                    ConfirmRefusal::AlreadyDecided(ActionState::Confirmed)
+                );
+            }
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn expired_actions_cannot_be_confirmed(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let id = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let refusal = store
+        .confirm_action(id, &key, "10", at(9, 10))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refusal, ConfirmRefusal::Expired);
+    assert_eq!(
+        refusal.to_string(),
+        "this action expired before it was confirmed"
+    );
+    let action = store.pending_action(id).await.unwrap().unwrap();
+    assert_eq!(action.state, ActionState::Expired);
+    // Still refused, now as already decided.
+    assert_eq!(
+        store
+            .confirm_action(id, &key, "10", at(9, 11))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::AlreadyDecided(ActionState::Expired))
+    );
+    assert_eq!(
+        store
+            .confirm_action(id + 1000, &key, "10", at(9, 1))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::NotFound)
+    );
+}
+
+async fn only_the_requester_in_the_same_conversation_decides(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::thread(Platform::Slack, "C1", "1700000000.000100");
+    let id = proposed_action(store, team_id, &key, at(9, 0)).await;
+    assert_eq!(
+        store
+            .confirm_action(id, &key, "11", at(9, 1))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::OtherUser)
+    );
+    let elsewhere = ConversationKey::direct(Platform::Slack, "D1", "10");
+    assert_eq!(
+        store
+            .confirm_action(id, &elsewhere, "10", at(9, 1))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::OtherConversation)
+    );
+    assert_eq!(
+        store
+            .decline_action(id, &key, "11", at(9, 1))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::OtherUser)
+    );
+    assert_eq!(store.open_actions(&key).await.unwrap().len(), 1);
+    assert!(
+        store
+            .confirm_action(id, &key, "10", at(9, 1))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert!(store.open_actions(&key).await.unwrap().is_empty());
+}
+
+async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct(Platform::Discord, "5", "10");
+    let declined = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let action = store
+        .decline_action(declined, &key, "10", at(9, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(action.state, ActionState::Declined);
+    assert_eq!(
+        store
+            .confirm_action(declined, &key, "10", at(9, 2))
+            .await
+            .unwrap(),
+        Err(ConfirmRefusal::AlreadyDecided(ActionState::Declined))
+    );
+    assert!(
+        !store
+            .finish_action(declined, Ok(&serde_json::json!({})))
+            .await
+            .unwrap()
+    );
+
+    let executed = proposed_action(store, team_id, &key, at(9, 0)).await;
+    store
+        .confirm_action(executed, &key, "10", at(9, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    let result = serde_json::json!({"id": 991, "sent": true});
+    assert!(store.finish_action(executed, Ok(&result)).await.unwrap());
+    assert!(!store.finish_action(executed, Err("again")).await.unwrap());
+    let action = store.pending_action(executed).await.unwrap().unwrap();
+    assert_eq!(action.state, ActionState::Executed);
+    assert_eq!(action.result, Some(result));
+
+    let failed = proposed_action(store, team_id, &key, at(9, 0)).await;
+    store
+        .confirm_action(failed, &key, "10", at(9, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .finish_action(failed, Err("OnlyFans said no"))
+            .await
+            .unwrap()
+    );
+    let action = store.pending_action(failed).await.unwrap().unwrap();
+    assert_eq!(action.state, ActionState::Failed);
+    assert_eq!(action.error.as_deref(), Some("OnlyFans said no"));
+}
+
+async fn expiry_is_reported_once(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let early = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let late = proposed_action(store, team_id, &key, at(9, 5)).await;
+    let expired = store.expire_actions(at(9, 12)).await.unwrap();
+    assert_eq!(expired.iter().map(|a| a.id).collect::<Vec<_>>(), [early]);
+    assert!(store.expire_actions(at(9, 12)).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .open_actions(&key)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>(),
+        [late]
+    );
+}
+
+fn new_task(team_id: i64, name: &str, next: Option<Timestamp>) -> NewScheduledTask {
+    NewScheduledTask {
+        team_id,
+        name: name.into(),
+        creator: "10".into(),
+        channel: "telegram-main".into(),
+        destination: "10".into(),
+        model: None,
+        prompt: "Summarise yesterday's earnings for every account.".into(),
+        skill: Some("daily-earnings-digest".into()),
+        schedule: "daily 08:00".into(),
+        timezone: "Europe/Berlin".into(),
+        allowed_writes: vec![],
+        next_run_at: next,
+    }
+}
+
+async fn tasks_are_created_listed_and_advanced_atomically(store: &Store) {
+    let team_id = team(store).await;
+    let task = store
+        .create_task(
+            &new_task(team_id, "Morning digest", Some(at(7, 0))),
+            at(6, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(task.status, TaskStatus::Active);
+    assert_eq!(task.skill.as_deref(), Some("daily-earnings-digest"));
+    assert!(matches!(
+        store
+            .create_task(&new_task(team_id, "Morning digest", None), at(6, 0))
+            .await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    store
+        .create_task(&new_task(team_id, "Later", Some(at(12, 0))), at(6, 0))
+        .await
+        .unwrap();
+    assert_eq!(store.tasks(team_id).await.unwrap().len(), 2);
+    let due = store.due_tasks(at(7, 0)).await.unwrap();
+    assert_eq!(
+        due.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["Morning digest"]
+    );
+
+    let tomorrow = at(7, 0) + Duration::days(1);
+    assert!(
+        store
+            .advance_task(task.id, at(7, 0), Some(tomorrow))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_task(task.id, at(7, 0), Some(tomorrow))
+            .await
+            .unwrap(),
+        "moved once"
+    );
+    let task = store.task(task.id).await.unwrap();
+    assert_eq!(task.next_run_at, Some(tomorrow));
+    assert_eq!(task.last_run_at, Some(at(7, 0)));
+    assert!(store.due_tasks(at(7, 30)).await.unwrap().is_empty());
+
+    let paused = store
+        .set_task_status(task.id, TaskStatus::Paused, None)
+        .await
+        .unwrap();
+    assert_eq!(paused.status, TaskStatus::Paused);
+    let mut edited = paused.clone();
+    edited.prompt = "Only @mia".into();
+    edited.allowed_writes = vec!["tracking-links.create".into()];
+    let edited = store.update_task(&edited).await.unwrap();
+    assert_eq!(edited.prompt, "Only @mia");
+    assert_eq!(edited.allowed_writes, vec!["tracking-links.create"]);
+    store.delete_task(task.id).await.unwrap();
+    assert!(matches!(
+        store.task(task.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.delete_task(task.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn each_run_is_claimed_once_and_failures_are_counted(store: &Store) {
+    let team_id = team(store).await;
+    let task = store
+        .create_task(&new_task(team_id, "Digest", Some(at(7, 0))), at(6, 0))
+        .await
+        .unwrap();
+    let store = Arc::new(store.clone());
+    let mut handles = Vec::new();
+    for instance in 0..10 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .claim_run(
+                    task.id,
+                    at(7, 0),
+                    1,
+                    &format!("instance-{instance}"),
+                    at(7, 0),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut claimed = Vec::new();
+    for handle in handles {
+        claimed.extend(handle.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 1);
+    let run = &claimed[0];
+    assert_eq!(run.status, TaskRunStatus::Running);
+    assert_eq!(
+        store
+            .finish_run(run.id, Err("model timed out"), at(7, 1))
+            .await
+            .unwrap(),
+        1
+    );
+    let retry = store
+        .claim_run(task.id, at(7, 0), 2, "instance-0", at(7, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .finish_run(retry.id, Err("model timed out"), at(7, 3))
+            .await
+            .unwrap(),
+        2
+    );
+    let next = store
+        .claim_run(task.id, at(8, 0), 1, "instance-0", at(8, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .finish_run(next.id, Ok("Earnings: $1,204"), at(8, 1))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let runs = store.task_runs(task.id).await.unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].output.as_deref(), Some("Earnings: $1,204"));
+    assert_eq!(runs[0].status, TaskRunStatus::Succeeded);
+    assert_eq!(runs[1].attempt, 2);
+    assert_eq!(runs[2].error.as_deref(), Some("model timed out"));
+}
+
+async fn usage_records_are_filtered_and_credits_summed(store: &Store) {
+    let team_id = team(store).await;
+    let record = |kind, platform, model: &str, credits, hour| NewUsageRecord {
+        team_id,
+        platform,
+        user_id: "10".into(),
+        kind,
+        model: model.into(),
+        prompt_tokens: 1200,
+        completion_tokens: 300,
+        cost_usd: 0.00096,
+        credits,
+        web_searches: 0,
+        duration_ms: 2400,
+        outcome: UsageOutcome::Success,
+        created_at: at(hour, 0),
+    };
+    store
+        .record_usage(&record(
+            RequestKind::Chat,
+            Platform::Telegram,
+            "gpt-4.1-mini",
+            3,
+            8,
+        ))
+        .await
+        .unwrap();
+    store
+        .record_usage(&record(
+            RequestKind::ScheduledTask,
+            Platform::Slack,
+            "gpt-4.1",
+            5,
+            9,
+        ))
+        .await
+        .unwrap();
+    store
+        .record_usage(&record(
+            RequestKind::Chat,
+            Platform::Slack,
+            "gpt-4.1-mini",
+            7,
+            10,
+        ))
+        .await
+        .unwrap();
+
+    let all = store
+        .usage_records(&UsageFilter {
+            team_id: Some(team_id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.credits).collect::<Vec<_>>(),
+        [7, 5, 3],
+        "newest first"
+    );
+    assert_eq!(all[2].prompt_tokens, 1200);
+    assert!((all[2].cost_usd - 0.00096).abs() < 1e-12);
+    assert_eq!(all[2].created_at, at(8, 0));
+
+    let chats = store
+        .usage_records(&UsageFilter {
+            kind: Some(RequestKind::Chat),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(chats.len(), 2);
+    let slack_mini = store
+        .usage_records(&UsageFilter {
+            platform: Some(Platform::Slack),
+            model: Some("gpt-4.1-mini".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(slack_mini.len(), 1);
+    let window = store
+        .usage_records(&UsageFilter {
+            since: Some(at(9, 0)),
+            until: Some(at(10, 0)),
+            limit: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 1);
+    assert_eq!(window[0].kind, RequestKind::ScheduledTask);
+
+    assert_eq!(
+        store.credits_used_since(team_id, at(9, 0)).await.unwrap(),
+        12
+    );
+    assert_eq!(
+        store.credits_used_since(team_id, at(11, 0)).await.unwrap(),
+        0
+    );
+}
+
+async fn skills_install_once_and_remove(store: &Store) {
+    let team_id = team(store).await;
+    assert!(
+        store
+            .install_skill(team_id, "whale-watch", Some("Engagement"), "10", at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .install_skill(team_id, "whale-watch", None, "10", at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .install_skill(team_id, "churn-rescue", None, "10", at(9, 0))
+            .await
+            .unwrap()
+    );
+    let installed = store.installed_skills(team_id).await.unwrap();
+    assert_eq!(
+        installed
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["churn-rescue", "whale-watch"]
+    );
+    assert_eq!(installed[1].installed_via.as_deref(), Some("Engagement"));
+    assert!(store.remove_skill(team_id, "whale-watch").await.unwrap());
+    assert!(!store.remove_skill(team_id, "whale-watch").await.unwrap());
+    assert_eq!(store.installed_skills(team_id).await.unwrap().len(), 1);
+}

@@ -1,0 +1,7 @@
+//! Test support shared by agencybot's crates: fixtures for the databases
+//! the suite runs on, and (as the suite grows) protocol-level fakes of the
+//! services agencybot talks to, all on 127.0.0.1.
+
+mod postgres;
+
+pub use postgres::{PostgresSchema, postgres_url};
