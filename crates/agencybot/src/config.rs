@@ -301,38 +301,27 @@ pub struct DiscordChannel {
     pub api_url: String,
 }
 
-fn telegram_token_env() -> String {
-    "TELEGRAM_BOT_TOKEN".into()
+/// Serde defaults for string keys: `name => "value"` defines `fn name() -> String`.
+macro_rules! string_defaults {
+    ($($name:ident => $value:literal),* $(,)?) => {
+        $(fn $name() -> String {
+            $value.into()
+        })*
+    };
 }
-fn telegram_api_url() -> String {
-    "https://api.telegram.org".into()
-}
-fn telegram_webhook_listen() -> String {
-    "0.0.0.0:8443".into()
-}
-fn telegram_webhook_secret_env() -> String {
-    "TELEGRAM_WEBHOOK_SECRET".into()
-}
-fn slack_bot_token_env() -> String {
-    "SLACK_BOT_TOKEN".into()
-}
-fn slack_app_token_env() -> String {
-    "SLACK_APP_TOKEN".into()
-}
-fn slack_signing_secret_env() -> String {
-    "SLACK_SIGNING_SECRET".into()
-}
-fn slack_api_url() -> String {
-    "https://slack.com/api".into()
-}
-fn slack_events_listen() -> String {
-    "0.0.0.0:3000".into()
-}
-fn discord_token_env() -> String {
-    "DISCORD_BOT_TOKEN".into()
-}
-fn discord_api_url() -> String {
-    "https://discord.com".into()
+
+string_defaults! {
+    telegram_token_env => "TELEGRAM_BOT_TOKEN",
+    telegram_api_url => "https://api.telegram.org",
+    telegram_webhook_listen => "0.0.0.0:8443",
+    telegram_webhook_secret_env => "TELEGRAM_WEBHOOK_SECRET",
+    slack_bot_token_env => "SLACK_BOT_TOKEN",
+    slack_app_token_env => "SLACK_APP_TOKEN",
+    slack_signing_secret_env => "SLACK_SIGNING_SECRET",
+    slack_api_url => "https://slack.com/api",
+    slack_events_listen => "0.0.0.0:3000",
+    discord_token_env => "DISCORD_BOT_TOKEN",
+    discord_api_url => "https://discord.com",
 }
 
 fn deserialize_role<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {

@@ -7,6 +7,14 @@ use crate::{
     Result, Store, StoreError, from_millis, millis, opt_from_millis, parse_json, parse_stored,
 };
 
+/// The columns `ActionRow` reads, as a literal for `concat!`.
+macro_rules! action_columns {
+    () => {
+        "id, team_id, conversation_key, requested_by, tool, arguments, summary, state, \
+         created_at, expires_at, decided_at, decided_by, result, error"
+    };
+}
+
 /// Why a confirmation (or a decline) changed nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfirmRefusal {
@@ -120,9 +128,11 @@ impl Store {
         let row: Option<ActionRow> = self
             .db
             .fetch_optional(
-                "SELECT id, team_id, conversation_key, requested_by, tool, arguments, summary, \
-                 state, created_at, expires_at, decided_at, decided_by, result, error \
-                 FROM pending_actions WHERE id = $1",
+                concat!(
+                    "SELECT ",
+                    action_columns!(),
+                    " FROM pending_actions WHERE id = $1"
+                ),
                 args![id],
             )
             .await?;
@@ -134,9 +144,7 @@ impl Store {
         let rows: Vec<ActionRow> = self
             .db
             .fetch_all(
-                "SELECT id, team_id, conversation_key, requested_by, tool, arguments, summary, \
-                 state, created_at, expires_at, decided_at, decided_by, result, error \
-                 FROM pending_actions WHERE conversation_key = $1 AND state = 'pending' ORDER BY id",
+                concat!("SELECT ", action_columns!(), " FROM pending_actions WHERE conversation_key = $1 AND state = 'pending' ORDER BY id"),
                 args![conversation.to_string()],
             )
             .await?;

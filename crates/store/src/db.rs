@@ -325,6 +325,23 @@ pub(crate) trait Row:
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
 {}
 
+/// Builds `query_as(sql)` with the values bound for whichever backend is
+/// open, and runs `$run` on it: one body, two concrete database types.
+macro_rules! on_pool {
+    ($db:expr, $sql:expr, $values:expr, |$query:ident, $pool:ident| $run:expr) => {
+        Ok(match $db {
+            Db::Sqlite($pool) => {
+                let $query = sqlx::query_as_with($sql, sqlite_arguments($values)?);
+                $run?
+            }
+            Db::Postgres($pool) => {
+                let $query = sqlx::query_as_with($sql, postgres_arguments($values)?);
+                $run?
+            }
+        })
+    };
+}
+
 impl Db {
     /// Runs a statement; returns the number of rows it affected.
     pub(crate) async fn execute(&self, sql: &'static str, values: Vec<Value>) -> Result<u64> {
@@ -345,18 +362,7 @@ impl Db {
         sql: &'static str,
         values: Vec<Value>,
     ) -> Result<Vec<T>> {
-        Ok(match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_as_with(sql, sqlite_arguments(values)?)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as_with(sql, postgres_arguments(values)?)
-                    .fetch_all(pool)
-                    .await?
-            }
-        })
+        on_pool!(self, sql, values, |query, pool| query.fetch_all(pool).await)
     }
 
     pub(crate) async fn fetch_optional<T: Row>(
@@ -364,18 +370,9 @@ impl Db {
         sql: &'static str,
         values: Vec<Value>,
     ) -> Result<Option<T>> {
-        Ok(match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_as_with(sql, sqlite_arguments(values)?)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as_with(sql, postgres_arguments(values)?)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        })
+        on_pool!(self, sql, values, |query, pool| query
+            .fetch_optional(pool)
+            .await)
     }
 
     pub(crate) async fn fetch_one<T: Row>(
@@ -383,18 +380,7 @@ impl Db {
         sql: &'static str,
         values: Vec<Value>,
     ) -> Result<T> {
-        Ok(match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_as_with(sql, sqlite_arguments(values)?)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as_with(sql, postgres_arguments(values)?)
-                    .fetch_one(pool)
-                    .await?
-            }
-        })
+        on_pool!(self, sql, values, |query, pool| query.fetch_one(pool).await)
     }
 }
 

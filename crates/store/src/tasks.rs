@@ -9,6 +9,23 @@ use crate::{
     Result, Store, StoreError, from_millis, millis, opt_from_millis, parse_json, parse_stored,
 };
 
+/// The columns `RunRow` reads, as a literal for `concat!`.
+macro_rules! run_columns {
+    () => {
+        "id, task_id, scheduled_for, attempt, started_at, finished_at, status, output, error, \
+         instance"
+    };
+}
+
+/// The columns `TaskRow` reads, as a literal for `concat!`.
+macro_rules! task_columns {
+    () => {
+        "id, team_id, name, creator, channel, destination, model, prompt, skill, schedule, \
+         timezone, status, allowed_writes, last_run_at, next_run_at, consecutive_failures, \
+         created_at"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct TaskRow {
     id: i64,
@@ -134,9 +151,11 @@ impl Store {
         let row: Option<TaskRow> = self
             .db
             .fetch_optional(
-                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
-                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
-                 consecutive_failures, created_at FROM scheduled_tasks WHERE id = $1",
+                concat!(
+                    "SELECT ",
+                    task_columns!(),
+                    " FROM scheduled_tasks WHERE id = $1"
+                ),
                 args![id],
             )
             .await?;
@@ -152,10 +171,12 @@ impl Store {
         let rows: Vec<TaskRow> = self
             .db
             .fetch_all(
-                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
-                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
-                 consecutive_failures, created_at FROM scheduled_tasks WHERE team_id = $1 \
-                 ORDER BY name",
+                concat!(
+                    "SELECT ",
+                    task_columns!(),
+                    " FROM scheduled_tasks WHERE team_id = $1 \
+                 ORDER BY name"
+                ),
                 args![team_id],
             )
             .await?;
@@ -167,11 +188,13 @@ impl Store {
         let rows: Vec<TaskRow> = self
             .db
             .fetch_all(
-                "SELECT id, team_id, name, creator, channel, destination, model, prompt, skill, \
-                 schedule, timezone, status, allowed_writes, last_run_at, next_run_at, \
-                 consecutive_failures, created_at FROM scheduled_tasks \
+                concat!(
+                    "SELECT ",
+                    task_columns!(),
+                    " FROM scheduled_tasks \
                  WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= $1 \
-                 ORDER BY next_run_at, id",
+                 ORDER BY next_run_at, id"
+                ),
                 args![millis(now)],
             )
             .await?;
@@ -291,8 +314,7 @@ impl Store {
         let row: Option<RunRow> = self
             .db
             .fetch_optional(
-                "SELECT id, task_id, scheduled_for, attempt, started_at, finished_at, status, \
-                 output, error, instance FROM task_runs WHERE id = $1",
+                concat!("SELECT ", run_columns!(), " FROM task_runs WHERE id = $1"),
                 args![id],
             )
             .await?;
@@ -337,9 +359,12 @@ impl Store {
         let rows: Vec<RunRow> = self
             .db
             .fetch_all(
-                "SELECT id, task_id, scheduled_for, attempt, started_at, finished_at, status, \
-                 output, error, instance FROM task_runs WHERE task_id = $1 \
-                 ORDER BY scheduled_for DESC, attempt DESC",
+                concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM task_runs WHERE task_id = $1 \
+                 ORDER BY scheduled_for DESC, attempt DESC"
+                ),
                 args![task_id],
             )
             .await?;

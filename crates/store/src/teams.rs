@@ -8,6 +8,20 @@ use chrono::Utc;
 use crate::db::args;
 use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
 
+/// The columns `TeamRow` reads, as a literal for `concat!`.
+macro_rules! team_columns {
+    () => {
+        "id, name, default_model, timezone, daily_credit_budget"
+    };
+}
+
+/// The columns `ChannelRow` reads, as a literal for `concat!`.
+macro_rules! channel_columns {
+    () => {
+        "id, team_id, platform, name, settings, permitted_user_ids, allow_everyone"
+    };
+}
+
 /// A team as declared in the config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamSpec {
@@ -125,7 +139,7 @@ impl Store {
         let rows: Vec<TeamRow> = self
             .db
             .fetch_all(
-                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams ORDER BY id",
+                concat!("SELECT ", team_columns!(), " FROM teams ORDER BY id"),
                 args![],
             )
             .await?;
@@ -136,7 +150,7 @@ impl Store {
         let row: Option<TeamRow> = self
             .db
             .fetch_optional(
-                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams WHERE id = $1",
+                concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1"),
                 args![id],
             )
             .await?;
@@ -150,7 +164,7 @@ impl Store {
         let row: Option<TeamRow> = self
             .db
             .fetch_optional(
-                "SELECT id, name, default_model, timezone, daily_credit_budget FROM teams WHERE name = $1",
+                concat!("SELECT ", team_columns!(), " FROM teams WHERE name = $1"),
                 args![name],
             )
             .await?;
@@ -391,8 +405,11 @@ impl Store {
         let rows: Vec<ChannelRow> = self
             .db
             .fetch_all(
-                "SELECT id, team_id, platform, name, settings, permitted_user_ids, allow_everyone \
-                 FROM channels ORDER BY name",
+                concat!(
+                    "SELECT ",
+                    channel_columns!(),
+                    " FROM channels ORDER BY name"
+                ),
                 args![],
             )
             .await?;
@@ -403,8 +420,11 @@ impl Store {
         let row: Option<ChannelRow> = self
             .db
             .fetch_optional(
-                "SELECT id, team_id, platform, name, settings, permitted_user_ids, allow_everyone \
-                 FROM channels WHERE name = $1",
+                concat!(
+                    "SELECT ",
+                    channel_columns!(),
+                    " FROM channels WHERE name = $1"
+                ),
                 args![name],
             )
             .await?;
