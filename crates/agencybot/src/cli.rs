@@ -33,6 +33,27 @@ pub enum Command {
     /// Manage the members of a team.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Serve a local OnlyFansAPI sandbox with synthetic agency data.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The API key clients must send as `Authorization: Bearer …`.
+    #[arg(long, env = "AGENCYBOT_SANDBOX_API_KEY", default_value = "sandbox")]
+    pub api_key: String,
+    /// Seed of the synthetic data; the same seed gives the same agency.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Requests per minute before answering 429 (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Credits the sandbox starts with.
+    #[arg(long, default_value_t = 100_000)]
+    pub credits: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +147,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             setup::init_logging(&config);
             setup::run(&cli.config, &config, &environment()).await
         }
+        Command::Sandbox(args) => sandbox(args).await,
         Command::Members(command) => {
             let config = load_config(&cli)?;
             setup::init_logging(&config);
@@ -136,6 +158,41 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
+    use agencybot_ofapi::sandbox::{Sandbox, SandboxConfig};
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut config = SandboxConfig::new(args.api_key.clone());
+    config.seed = args.seed;
+    config.rate_limit_per_minute = args.rate_limit;
+    config.initial_credits = args.credits;
+    let sandbox = Sandbox::start(config, args.port)
+        .await
+        .with_context(|| format!("starting the sandbox on 127.0.0.1:{}", args.port))?;
+    let accounts = sandbox.inspect(|data| {
+        data.accounts
+            .iter()
+            .map(|a| format!("{} (@{})", a.id, a.username))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    println!("OnlyFansAPI sandbox listening on {}", sandbox.url());
+    println!("Accounts: {accounts}");
+    println!(
+        "Point agencybot at it with AGENCYBOT_OFAPI_BASE_URL={} and the API key you chose. Ctrl-C stops it.",
+        sandbox.url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    sandbox.stop().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
