@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH};
-use crate::{doctor, members, setup};
+use crate::{chat, doctor, members, setup};
 
 /// Self-hosted AI assistant for OnlyFans agencies: answers from live
 /// OnlyFansAPI data in Telegram, Slack and Discord, and asks before every write.
@@ -35,6 +35,21 @@ pub enum Command {
     Members(MembersCommand),
     /// Serve a local OnlyFansAPI sandbox with synthetic agency data.
     Sandbox(SandboxArgs),
+    /// Talk to agencybot in this terminal.
+    Chat(ChatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Use an in-process OnlyFansAPI sandbox instead of the real API.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Team name; may be omitted when there is one team.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Folder for files the bot sends (CSV exports).
+    #[arg(long, default_value = "exports")]
+    pub files: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +163,33 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             setup::run(&cli.config, &config, &environment()).await
         }
         Command::Sandbox(args) => sandbox(args).await,
+        Command::Chat(args) => {
+            let env = environment();
+            // Trying the bot needs no config file: the defaults and the
+            // environment are enough.
+            let config = match config::load(&cli.config, &env) {
+                Err(config::ConfigError::Missing(path))
+                    if path == std::path::Path::new(DEFAULT_CONFIG_PATH) =>
+                {
+                    eprintln!(
+                        "note: {DEFAULT_CONFIG_PATH} not found; using the defaults and the environment"
+                    );
+                    config::parse(&path, "", &env)?
+                }
+                other => other?,
+            };
+            setup::init_logging(&config);
+            chat::run(
+                &config,
+                &env,
+                chat::ChatOptions {
+                    sandbox: args.sandbox,
+                    team: args.team.clone(),
+                    files: args.files.clone(),
+                },
+            )
+            .await
+        }
         Command::Members(command) => {
             let config = load_config(&cli)?;
             setup::init_logging(&config);

@@ -1,16 +1,16 @@
 //! `agencybot members …`.
 
-use agencybot_core::{Platform, Team};
+use agencybot_core::Platform;
 use agencybot_store::{MemberSpec, Store};
-use anyhow::Context;
 
-use crate::cli::{MembersCommand, TeamArg};
+use crate::cli::MembersCommand;
 use crate::config::Config;
+use crate::setup::pick_team;
 
 pub async fn run(store: &Store, config: &Config, command: &MembersCommand) -> anyhow::Result<()> {
     match command {
         MembersCommand::List(team) => {
-            let team = pick_team(store, config, team).await?;
+            let team = pick_team(store, config, team.team.as_deref()).await?;
             let members = store.members(team.id).await?;
             println!("Team `{}`: {} member(s)", team.name, members.len());
             for member in members {
@@ -40,7 +40,7 @@ pub async fn run(store: &Store, config: &Config, command: &MembersCommand) -> an
             discord,
             team,
         } => {
-            let team = pick_team(store, config, team).await?;
+            let team = pick_team(store, config, team.team.as_deref()).await?;
             let user_ids = [
                 (Platform::Telegram, telegram),
                 (Platform::Slack, slack),
@@ -66,33 +66,15 @@ pub async fn run(store: &Store, config: &Config, command: &MembersCommand) -> an
             );
         }
         MembersCommand::Remove { name, team } => {
-            let team = pick_team(store, config, team).await?;
+            let team = pick_team(store, config, team.team.as_deref()).await?;
             store.remove_member(team.id, name).await?;
             println!("Removed {name} from `{}`.", team.name);
         }
         MembersCommand::SetRole { name, role, team } => {
-            let team = pick_team(store, config, team).await?;
+            let team = pick_team(store, config, team.team.as_deref()).await?;
             let member = store.set_member_role(team.id, name, *role).await?;
             println!("{} is now {} in `{}`.", member.name, member.role, team.name);
         }
     }
     Ok(())
-}
-
-async fn pick_team(store: &Store, config: &Config, arg: &TeamArg) -> anyhow::Result<Team> {
-    let names = config.team_names();
-    let name = match (&arg.team, names.as_slice()) {
-        (Some(name), _) => name.clone(),
-        (None, [only]) => only.clone(),
-        (None, _) => anyhow::bail!(
-            "several teams are configured; pick one with --team ({})",
-            names.join(", ")
-        ),
-    };
-    store.team_by_name(&name).await?.with_context(|| {
-        format!(
-            "no team named `{name}`; configured teams: {}",
-            names.join(", ")
-        )
-    })
 }

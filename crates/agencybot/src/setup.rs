@@ -3,7 +3,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use std::sync::Arc;
+
+use agencybot_agent::{Engine, EngineConfig, ModelClient, ModelConfig, Price, Prices};
+use agencybot_core::{SystemClock, Team};
+use agencybot_ofapi::{Client, ClientConfig, RetryPolicy};
 use agencybot_store::{ChannelSpec, MemberSpec, Store, StoreOptions, TeamSpec};
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
@@ -172,4 +178,113 @@ pub async fn run(
         "this build of agencybot has no chat adapters yet, so it cannot serve the configured channels: {}",
         names.join(", ")
     )
+}
+
+/// The team a command is about: the one named, or the only one there is.
+pub async fn pick_team(store: &Store, config: &Config, name: Option<&str>) -> anyhow::Result<Team> {
+    let names = config.team_names();
+    let name = match (name, names.as_slice()) {
+        (Some(name), _) => name.to_owned(),
+        (None, [only]) => only.clone(),
+        (None, _) => anyhow::bail!(
+            "several teams are configured; pick one with --team ({})",
+            names.join(", ")
+        ),
+    };
+    store.team_by_name(&name).await?.with_context(|| {
+        format!(
+            "no team named `{name}`; configured teams: {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// Where OnlyFansAPI is: the configured API, or a sandbox's URL and key.
+pub struct ApiTarget {
+    pub base_url: String,
+    pub api_key: agencybot_core::Secret,
+}
+
+/// The turn engine as the config describes it.
+pub fn engine(
+    config: &Config,
+    secrets: &Secrets,
+    store: Store,
+    api: ApiTarget,
+) -> anyhow::Result<Engine> {
+    let mut client_config = ClientConfig::new(api.base_url, api.api_key);
+    client_config.timeout = Duration::from_secs(config.ofapi.timeout_secs.max(1));
+    client_config.retry = RetryPolicy {
+        max_retries: config.ofapi.max_retries,
+        ..RetryPolicy::default()
+    };
+    let ofapi = Client::new(client_config).context("building the OnlyFansAPI client")?;
+    let api_key = if config.llm.api_key_env.is_empty() {
+        None
+    } else {
+        Some(
+            secrets
+                .get(&config.llm.api_key_env)
+                .cloned()
+                .with_context(|| {
+                    format!(
+                        "{} is not set: the model API needs a key",
+                        config.llm.api_key_env
+                    )
+                })?,
+        )
+    };
+    let model = ModelClient::new(&ModelConfig {
+        base_url: config.llm.base_url.clone(),
+        api_key,
+        timeout: Duration::from_secs(config.llm.timeout_secs.max(1)),
+    })
+    .context("building the model client")?;
+    let prices = config
+        .llm
+        .prices
+        .iter()
+        .map(|(model, price)| {
+            (
+                model.clone(),
+                Price {
+                    input_per_million: price.input_per_million,
+                    output_per_million: price.output_per_million,
+                },
+            )
+        })
+        .collect();
+    let engine_config = EngineConfig {
+        default_model: config.llm.model.clone(),
+        max_steps: config.llm.max_steps.max(1),
+        confirmation_ttl: chrono::Duration::seconds(
+            i64::try_from(config.llm.confirmation_ttl_secs)
+                .unwrap_or(600)
+                .max(30),
+        ),
+        history_tokens: config.llm.history_tokens as usize,
+        prices: Prices(prices),
+        ..EngineConfig::default()
+    };
+    Ok(Engine::new(
+        store,
+        ofapi,
+        model,
+        engine_config,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// The configured OnlyFansAPI, with its key from the secrets.
+pub fn configured_api(config: &Config, secrets: &Secrets) -> anyhow::Result<ApiTarget> {
+    let api_key = secrets.get(&config.ofapi.api_key_env).cloned().with_context(|| {
+        format!(
+            "{} is not set: create an API key in the OnlyFansAPI dashboard (or try `agencybot chat --sandbox`)",
+            config.ofapi.api_key_env
+        )
+    })?;
+    Ok(ApiTarget {
+        base_url: config.ofapi.base_url.clone(),
+        api_key,
+    })
 }

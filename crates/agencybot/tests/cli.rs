@@ -372,3 +372,72 @@ fn version_and_help_are_available() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
+    use agencybot_testkit::{Reply, ScriptedModel, Step};
+    use serde_json::{Value, json};
+    use std::io::Write;
+
+    let model = ScriptedModel::start().await;
+    // The model reads the account id from its system prompt, as a real one would.
+    model.push(Step::Dynamic(Box::new(|request: &Value| {
+        let system = request["messages"][0]["content"].as_str().unwrap().to_owned();
+        let start = system.find("(acct_").expect("accounts in the prompt") + 1;
+        let account = system[start..].split(')').next().unwrap().to_owned();
+        Reply::tool(
+            "call_api",
+            json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": "Terminal test"}}),
+        )
+    })));
+    model.push(Step::Dynamic(Box::new(|request: &Value| {
+        let note = request["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(note.contains("\"status\":\"done\""), "{note}");
+        Reply::text("Created the link “Terminal test”.")
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\nmodel = \"gpt-test\"\n",
+            model.url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["chat", "--sandbox", "--config", "a.toml"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Create a tracking link called Terminal test\nyes\n/quit\n")
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("Here's what I'll do — nothing has been done yet:\n• Create Tracking Link on @miarose — name “Terminal test”"), "{out}");
+    assert!(out.contains("[yes / no]"), "{out}");
+    assert!(
+        out.contains("agencybot> Created the link “Terminal test”."),
+        "{out}"
+    );
+    assert_eq!(model.remaining(), 0);
+}

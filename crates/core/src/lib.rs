@@ -12,6 +12,7 @@ mod names;
 
 mod action;
 mod channel;
+mod clock;
 mod error;
 mod message;
 mod platform;
@@ -22,8 +23,11 @@ mod usage;
 
 pub use action::{ActionState, NewPendingAction, PendingAction};
 pub use channel::{Access, Channel};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ParseError, Result};
-pub use message::{Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage};
+pub use message::{
+    Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, ProposedAction,
+};
 pub use platform::Platform;
 pub use secret::Secret;
 pub use task::{NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus};

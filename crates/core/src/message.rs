@@ -112,15 +112,28 @@ pub enum InboundContent {
 /// What the bot sends back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutboundMessage {
+    /// The bot is working (a typing indicator where the platform has one).
+    Typing,
     /// "On it…" for turns that take several steps.
     Progress(String),
     /// The answer to the request.
     Text(String),
     /// A summary of writes waiting for the user's yes, with their action IDs
     /// so the adapter can render one Yes/No pair per action (or one for all).
-    Confirmation { text: String, action_ids: Vec<i64> },
+    Confirmation {
+        text: String,
+        actions: Vec<ProposedAction>,
+    },
     /// A file (CSV export, chart).
     File(Attachment),
+}
+
+/// One write in a confirmation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposedAction {
+    pub id: i64,
+    /// One line saying exactly what will happen.
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -151,6 +151,28 @@ impl Store {
         rows.into_iter().map(ActionRow::into_action).collect()
     }
 
+    /// The user's most recent actions in a conversation, in any state, newest first.
+    pub async fn recent_actions(
+        &self,
+        conversation: &ConversationKey,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<PendingAction>> {
+        let rows: Vec<ActionRow> = self
+            .db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    action_columns!(),
+                    " FROM pending_actions WHERE conversation_key = $1 AND requested_by = $2 \
+                     ORDER BY id DESC LIMIT $3"
+                ),
+                args![conversation.to_string(), user_id, limit],
+            )
+            .await?;
+        rows.into_iter().map(ActionRow::into_action).collect()
+    }
+
     /// Confirms the action if `user_id` asked for it in `conversation`, it is
     /// still pending and not expired. Atomic: of any number of concurrent
     /// confirmations exactly one returns `Ok(Ok(action))`.

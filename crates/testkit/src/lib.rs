@@ -2,6 +2,8 @@
 //! the suite runs on, and (as the suite grows) protocol-level fakes of the
 //! services agencybot talks to, all on 127.0.0.1.
 
+mod model;
 mod postgres;
 
+pub use model::{Reply, ScriptedModel, Step};
 pub use postgres::{PostgresSchema, postgres_url};

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::Catalog;
-pub use data::{Account, SandboxData};
+pub use data::{Account, Chat, ChatMessage, Fan, SandboxData, Transaction, TransactionKind};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -201,6 +201,11 @@ impl Sandbox {
     /// Reads the current data (tests check what writes changed).
     pub fn inspect<T>(&self, read: impl FnOnce(&SandboxData) -> T) -> T {
         read(&lock(&self.state).data)
+    }
+
+    /// Changes the data (tests plant chats, fans or failures).
+    pub fn modify<T>(&self, change: impl FnOnce(&mut SandboxData) -> T) -> T {
+        change(&mut lock(&self.state).data)
     }
 
     /// Stops the server and waits for it.

@@ -1,0 +1,294 @@
+//! Internal tools every team has: usage questions and CSV export.
+
+use std::collections::BTreeMap;
+
+use agencybot_core::{Attachment, RequestKind};
+use agencybot_ofapi::{Access, Catalog};
+use agencybot_store::UsageFilter;
+use chrono::Duration;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use crate::tools::{InternalTool, ToolContext, ToolOutput};
+
+/// "How many credits did we use this week?"
+pub struct UsageTool;
+
+/// Period names users say, as a start time relative to now.
+pub fn period_start(
+    period: &str,
+    now: agencybot_core::Timestamp,
+) -> Option<Option<agencybot_core::Timestamp>> {
+    Some(match period {
+        "today" => Some(now.date_naive().and_hms_opt(0, 0, 0)?.and_utc()),
+        "7d" => Some(now - Duration::days(7)),
+        "30d" => Some(now - Duration::days(30)),
+        "6m" => Some(now - Duration::days(182)),
+        "1y" => Some(now - Duration::days(365)),
+        "all" => None,
+        _ => return None,
+    })
+}
+
+impl InternalTool for UsageTool {
+    fn name(&self) -> &str {
+        "get_usage"
+    }
+
+    fn description(&self) -> &str {
+        "agencybot's own usage for this team: requests, model tokens, cost in USD and OnlyFansAPI credits, by request type."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {"period": {"type": "string", "enum": ["today", "7d", "30d", "6m", "1y", "all"]}},
+            "required": ["period"]
+        })
+    }
+
+    fn access(&self) -> Access {
+        Access::Read
+    }
+
+    fn run<'a>(
+        &'a self,
+        context: &'a ToolContext<'a>,
+        arguments: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            let period = arguments["period"].as_str().unwrap_or("7d");
+            let since = period_start(period, context.now)
+                .ok_or_else(|| format!("unknown period `{period}`"))?;
+            let records = context
+                .store
+                .usage_records(&UsageFilter {
+                    team_id: Some(context.team.id),
+                    since,
+                    ..UsageFilter::default()
+                })
+                .await
+                .map_err(|err| err.to_string())?;
+            let mut by_kind: BTreeMap<&str, (i64, i64, f64, i64)> = BTreeMap::new();
+            for record in &records {
+                let entry = by_kind.entry(match record.kind {
+                    RequestKind::Chat => "chat",
+                    RequestKind::ScheduledTask => "scheduled_task",
+                });
+                let totals = entry.or_default();
+                totals.0 += 1;
+                totals.1 += record.prompt_tokens + record.completion_tokens;
+                totals.2 += record.cost_usd;
+                totals.3 += record.credits;
+            }
+            let rows: Vec<Value> = by_kind
+                .iter()
+                .map(|(kind, (requests, tokens, cost, credits))| {
+                    json!({"type": kind, "requests": requests, "tokens": tokens, "cost_usd": (cost * 10_000.0).round() / 10_000.0, "credits": credits})
+                })
+                .collect();
+            Ok(ToolOutput::new(json!({"period": period, "by_type": rows})))
+        })
+    }
+}
+
+/// Sends any list endpoint's items to the chat as a CSV file.
+pub struct ExportCsvTool;
+
+/// Pages fetched at most for one export.
+const MAX_EXPORT_PAGES: u32 = 50;
+
+impl InternalTool for ExportCsvTool {
+    fn name(&self) -> &str {
+        "export_csv"
+    }
+
+    fn description(&self) -> &str {
+        "Fetch every page of a read endpoint (as call_api would) and send the items to the chat as a CSV file."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "endpoint": {"type": "string"},
+                "arguments": {"type": "object"},
+                "file_name": {"type": "string", "description": "e.g. top-fans.csv"}
+            },
+            "required": ["endpoint", "arguments"]
+        })
+    }
+
+    fn access(&self) -> Access {
+        Access::Read
+    }
+
+    fn run<'a>(
+        &'a self,
+        context: &'a ToolContext<'a>,
+        arguments: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            let id = arguments["endpoint"].as_str().unwrap_or_default();
+            let endpoint = Catalog::onlyfans()
+                .get(id)
+                .ok_or_else(|| format!("unknown endpoint `{id}`"))?;
+            if endpoint.access != Access::Read {
+                return Err(format!(
+                    "{id} is not a read endpoint; only reads can be exported"
+                ));
+            }
+            let args = arguments["arguments"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let request = endpoint.request(&args).map_err(|err| err.message)?;
+            let collected = match context
+                .ofapi
+                .collect_pages(&request, MAX_EXPORT_PAGES)
+                .await
+            {
+                Ok(collected) => collected,
+                Err(err) => {
+                    return Ok(ToolOutput {
+                        content: json!({"error": err.message}),
+                        credits: err.credits_used,
+                    });
+                }
+            };
+            let csv = to_csv(&collected.items);
+            let file_name = arguments["file_name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map_or_else(
+                    || format!("{}.csv", id.replace('.', "-")),
+                    |n| {
+                        if n.ends_with(".csv") {
+                            n.to_owned()
+                        } else {
+                            format!("{n}.csv")
+                        }
+                    },
+                );
+            (context.send_file)(Attachment {
+                file_name: file_name.clone(),
+                mime_type: "text/csv".into(),
+                bytes: csv.into_bytes(),
+                caption: Some(format!(
+                    "{} rows from {}",
+                    collected.items.len(),
+                    endpoint.title
+                )),
+            });
+            Ok(ToolOutput {
+                content: json!({
+                    "sent_file": file_name,
+                    "rows": collected.items.len(),
+                    "complete": collected.skipped_next_page.is_none(),
+                }),
+                credits: collected.credits_used,
+            })
+        })
+    }
+}
+
+/// Items as CSV: one column per scalar field, nested objects flattened
+/// with dotted names, lists counted.
+#[must_use]
+pub fn to_csv(items: &[Value]) -> String {
+    let rows: Vec<BTreeMap<String, String>> = items
+        .iter()
+        .map(|item| {
+            let mut row = BTreeMap::new();
+            flatten("", item, &mut row, 0);
+            row
+        })
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for row in &rows {
+        for key in row.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    // `id` and names first, then the rest in a stable order.
+    columns.sort_by_key(|c| (!matches!(c.as_str(), "id" | "name" | "username"), c.clone()));
+    let mut out = columns
+        .iter()
+        .map(|c| escape(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    for row in rows {
+        let line: Vec<String> = columns
+            .iter()
+            .map(|c| escape(row.get(c).map_or("", String::as_str)))
+            .collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn flatten(prefix: &str, value: &Value, row: &mut BTreeMap<String, String>, depth: usize) {
+    let key = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    match value {
+        Value::Object(map) if depth < 2 => {
+            for (name, inner) in map {
+                flatten(&key(name), inner, row, depth + 1);
+            }
+        }
+        Value::Object(_) => {}
+        Value::Array(items) => {
+            row.insert(format!("{prefix}.count"), items.len().to_string());
+        }
+        Value::Null => {}
+        Value::String(text) => {
+            row.insert(prefix.to_owned(), text.clone());
+        }
+        other => {
+            row.insert(prefix.to_owned(), other.to_string());
+        }
+    }
+}
+
+/// Quotes a field when it holds a separator, a quote or a newline; also
+/// defuses spreadsheet formulas (`=`, `+`, `-`, `@` at the start).
+fn escape(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '@'])
+        || (field.starts_with('-') && field.parse::<f64>().is_err())
+    {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_flattens_and_escapes() {
+        let items = vec![
+            json!({"id": 1, "name": "Alex, the fan", "spend": {"total": 12.5}, "tags": ["a", "b"]}),
+            json!({"id": 2, "name": "=HYPERLINK(\"x\")", "spend": {"total": -3.0}}),
+        ];
+        assert_eq!(
+            to_csv(&items),
+            "id,name,spend.total,tags.count\n1,\"Alex, the fan\",12.5,2\n2,\"'=HYPERLINK(\"\"x\"\")\",-3.0,\n"
+        );
+    }
+}

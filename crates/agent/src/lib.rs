@@ -1,0 +1,41 @@
+//! The turn engine: every message from every channel, and every scheduled
+//! task run, goes through [`Engine::handle`].
+//!
+//! A request (team, conversation, user and role, text or a yes/no) becomes
+//! a stream of [`OutboundMessage`](agencybot_core::OutboundMessage) events
+//! (typing, "On it…", the answer, a confirmation request, files) and one
+//! usage record. The model reaches the whole OnlyFansAPI catalog through
+//! two tools (`find_api_endpoints`, `call_api`) plus a cheat sheet of common
+//! endpoints in the system prompt, which keeps every call under a 3,000-token
+//! budget of prompt and tool schemas.
+//!
+//! Key design choice: the model never performs a write. A write call becomes
+//! a pending action in the store with a plain summary; it runs only when the
+//! same user, in the same conversation, says yes before it expires, and the
+//! store's atomic confirmation makes it run once however often yes is said.
+//! Nothing in a tool result can confirm: confirmations arrive only as the
+//! user's own input.
+
+mod builtin;
+mod compact;
+mod confirm;
+mod engine;
+mod memory;
+mod model;
+mod prompt;
+pub mod tokens;
+mod tools;
+mod validate;
+
+pub use builtin::{period_start, to_csv};
+pub use confirm::{Decision, Selection, parse_reply, summarize_call};
+pub use engine::{
+    Engine, EngineConfig, EngineError, EventSink, Mode, PromptSection, TurnReport, TurnRequest,
+};
+pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
+pub use prompt::{AccountSummary, PromptInput, system_prompt};
+pub use tools::{
+    InternalTool, ToolContext, ToolOutput, ToolRegistry, definitions as tool_definitions,
+    find_endpoints,
+};
+pub use validate::problems as schema_problems;
