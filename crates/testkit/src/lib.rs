@@ -4,6 +4,10 @@
 
 mod model;
 mod postgres;
+mod stack;
+mod telegram;
 
 pub use model::{Reply, ScriptedModel, Step};
 pub use postgres::{PostgresSchema, postgres_url};
+pub use stack::{Stack, TestMember, sandbox_now};
+pub use telegram::{BOT_USER_ID, BotCall, FakeTelegram};

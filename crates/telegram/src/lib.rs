@@ -1,0 +1,707 @@
+//! agencybot on Telegram: direct messages to a bot, through teloxide.
+//!
+//! Long polling by default, or a webhook whose secret-token header is
+//! checked. Locked by default: only the channel's permitted users get
+//! answers; anyone else learns their user ID and nothing happens. Answers
+//! are sent as HTML (falling back to plain text if Telegram rejects the
+//! markup), split at 4,096 characters on paragraph boundaries; writes are
+//! confirmed with inline Yes/No buttons.
+
+mod format;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agencybot_agent::{Admission, Hub, Incoming, Responder, TurnReport};
+use agencybot_core::{
+    ActionState, Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage,
+    Platform, ProposedAction, Secret,
+};
+use futures::future::BoxFuture;
+use teloxide::prelude::*;
+use teloxide::types::{
+    AllowedUpdate, ChatAction, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId,
+    ParseMode, UpdateKind,
+};
+use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+
+pub use format::markdown_to_html;
+
+/// Telegram's limit on one message's text.
+const MESSAGE_LIMIT: usize = 4096;
+/// Telegram's limit on what a bot may upload.
+const FILE_LIMIT: u64 = 50 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Polling,
+    Webhook {
+        /// Public HTTPS URL Telegram posts to.
+        url: String,
+        /// Local address the webhook server listens on.
+        listen: SocketAddr,
+        secret: Secret,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramOptions {
+    pub token: Secret,
+    /// Bot API server, e.g. `https://api.telegram.org` (no trailing slash).
+    pub api_url: String,
+    pub mode: Mode,
+    /// How long shutdown waits for turns in flight.
+    pub grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("invalid Telegram API URL `{0}`")]
+    ApiUrl(String),
+    #[error("Telegram rejected the bot token: {0}")]
+    Token(String),
+    #[error("cannot start the Telegram webhook server on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("Telegram refused the webhook: {0}")]
+    Webhook(String),
+}
+
+/// Runs the channel until `stop` turns true, then lets turns in flight finish.
+pub async fn serve(
+    options: TelegramOptions,
+    hub: Hub,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), TelegramError> {
+    let url = reqwest_url(&options.api_url)?;
+    let bot = Bot::new(options.token.expose()).set_api_url(url);
+    let me = loop {
+        match bot.get_me().await {
+            Ok(me) => break me,
+            Err(RequestError::Api(error)) => return Err(TelegramError::Token(error.to_string())),
+            Err(error) => {
+                tracing::warn!(channel = hub.channel_name(), %error, "cannot reach Telegram; retrying");
+                if wait_or_stop(&mut stop, Duration::from_secs(5)).await {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    tracing::info!(channel = hub.channel_name(), bot = ?me.username, "Telegram channel is live");
+    let adapter = Adapter {
+        bot: bot.clone(),
+        hub: hub.clone(),
+        told_groups: Arc::new(Mutex::new(HashSet::new())),
+    };
+    match options.mode {
+        Mode::Polling => adapter.poll(&mut stop).await,
+        Mode::Webhook {
+            url,
+            listen,
+            secret,
+        } => adapter.webhook(&url, listen, &secret, &mut stop).await?,
+    }
+    if !hub.shutdown(options.grace).await {
+        tracing::warn!(
+            channel = hub.channel_name(),
+            "stopped before every turn finished"
+        );
+    }
+    Ok(())
+}
+
+fn reqwest_url(url: &str) -> Result<reqwest::Url, TelegramError> {
+    reqwest::Url::parse(url.trim_end_matches('/'))
+        .map_err(|_| TelegramError::ApiUrl(url.to_owned()))
+}
+
+/// Sleeps `wait` unless told to stop first; true when told to stop.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = stop.changed() => true,
+        () = tokio::time::sleep(wait) => *stop.borrow(),
+    }
+}
+
+#[derive(Clone)]
+struct Adapter {
+    bot: Bot,
+    hub: Hub,
+    /// Group chats already told that the bot works in DMs only.
+    told_groups: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl Adapter {
+    async fn poll(&self, stop: &mut watch::Receiver<bool>) {
+        let mut offset = 0;
+        let mut failures = 0u32;
+        while !*stop.borrow() {
+            let request = self
+                .bot
+                .get_updates()
+                .offset(offset)
+                .timeout(10)
+                .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+            let result = tokio::select! {
+                _ = stop.changed() => break,
+                result = request.send() => result,
+            };
+            match result {
+                Ok(updates) => {
+                    failures = 0;
+                    for update in updates {
+                        offset = update.id.as_offset();
+                        self.handle(update).await;
+                    }
+                }
+                Err(RequestError::RetryAfter(wait)) => {
+                    if wait_or_stop(stop, wait.duration()).await {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let wait = Duration::from_secs(1 << failures.min(5));
+                    failures += 1;
+                    tracing::warn!(channel = self.hub.channel_name(), %error, retry_in = ?wait, "polling Telegram failed");
+                    if wait_or_stop(stop, wait).await {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn webhook(
+        &self,
+        url: &str,
+        listen: SocketAddr,
+        secret: &Secret,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), TelegramError> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|_| TelegramError::Webhook(format!("invalid webhook URL `{url}`")))?;
+        self.bot
+            .set_webhook(url)
+            .secret_token(secret.expose().to_owned())
+            .await
+            .map_err(|error| TelegramError::Webhook(error.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| TelegramError::Listen {
+                address: listen,
+                source,
+            })?;
+        let adapter = self.clone();
+        let expected = secret.clone();
+        let app = axum::Router::new().fallback(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let adapter = adapter.clone();
+                let expected = expected.clone();
+                async move {
+                    let given = headers
+                        .get("x-telegram-bot-api-secret-token")
+                        .and_then(|v| v.to_str().ok());
+                    if given != Some(expected.expose()) {
+                        return axum::http::StatusCode::UNAUTHORIZED;
+                    }
+                    match serde_json::from_slice::<teloxide::types::Update>(&body) {
+                        Ok(update) => {
+                            adapter.handle(update).await;
+                            axum::http::StatusCode::OK
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "unreadable Telegram update");
+                            axum::http::StatusCode::OK
+                        }
+                    }
+                }
+            },
+        );
+        let mut server_stop = stop.clone();
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stopped| *stopped).await;
+        });
+        if let Err(error) = served.await {
+            tracing::error!(%error, "Telegram webhook server failed");
+        }
+        let _ = self.bot.delete_webhook().await;
+        Ok(())
+    }
+
+    async fn handle(&self, update: teloxide::types::Update) {
+        let delivery = format!("telegram:{}", update.id.0);
+        match update.kind {
+            UpdateKind::Message(message) => self.on_message(delivery, message).await,
+            UpdateKind::CallbackQuery(query) => self.on_button(delivery, query).await,
+            _ => {}
+        }
+    }
+
+    async fn on_message(&self, delivery: String, message: Message) {
+        let chat = message.chat.id;
+        let Some(user) = message.from.as_ref() else {
+            return;
+        };
+        if !message.chat.is_private() {
+            if self.lock_groups().insert(chat.0) {
+                let _ = self
+                    .bot
+                    .send_message(
+                        chat,
+                        "I only work in direct messages — message me privately.",
+                    )
+                    .await;
+            }
+            return;
+        }
+        let user_id = user.id.0.to_string();
+        let Some(text) = message.text() else {
+            let _ = self
+                .bot
+                .send_message(chat, "I can only read text messages.")
+                .await;
+            return;
+        };
+        let command = text.split_whitespace().next().unwrap_or("");
+        let content = match command.split('@').next().unwrap_or("") {
+            "/start" | "/reset" => InboundContent::Reset,
+            _ => InboundContent::Text(text.to_owned()),
+        };
+        let responder = Arc::new(TelegramResponder::new(
+            self.bot.clone(),
+            chat,
+            self.hub.clone(),
+            None,
+        ));
+        self.submit(
+            delivery,
+            chat,
+            &user_id,
+            user.username.clone(),
+            content,
+            responder,
+        )
+        .await;
+    }
+
+    async fn on_button(&self, delivery: String, query: CallbackQuery) {
+        let user_id = query.from.id.0.to_string();
+        let Some((chat, message_id)) = query.message.as_ref().map(|m| (m.chat().id, m.id())) else {
+            let _ = self.bot.answer_callback_query(query.id.clone()).await;
+            return;
+        };
+        let Some(button) = query.data.as_deref().and_then(Button::parse) else {
+            let _ = self
+                .bot
+                .answer_callback_query(query.id.clone())
+                .text("That button is no longer valid.")
+                .await;
+            return;
+        };
+        match self.hub.access(&user_id).await {
+            Ok((_, access)) if access.role().is_some() => {}
+            _ => {
+                let _ = self
+                    .bot
+                    .answer_callback_query(query.id.clone())
+                    .text("You're not allowed to use this bot.")
+                    .await;
+                return;
+            }
+        }
+        // Answered at once so the button stops spinning; the outcome follows as a message.
+        let _ = self.bot.answer_callback_query(query.id.clone()).await;
+        let content = match &button {
+            Button::One { id, approve } => InboundContent::Confirmation {
+                action_id: *id,
+                approve: *approve,
+            },
+            Button::All { approve, .. } => {
+                InboundContent::Text(if *approve { "yes" } else { "no" }.into())
+            }
+        };
+        let responder = Arc::new(TelegramResponder::new(
+            self.bot.clone(),
+            chat,
+            self.hub.clone(),
+            Some((message_id, button.action_ids())),
+        ));
+        self.submit(
+            delivery,
+            chat,
+            &user_id,
+            query.from.username.clone(),
+            content,
+            responder,
+        )
+        .await;
+    }
+
+    async fn submit(
+        &self,
+        delivery: String,
+        chat: ChatId,
+        user_id: &str,
+        user_name: Option<String>,
+        content: InboundContent,
+        responder: Arc<TelegramResponder>,
+    ) {
+        let incoming = Incoming {
+            delivery_id: Some(delivery),
+            message: InboundMessage {
+                channel: self.hub.channel_name().to_owned(),
+                conversation: ConversationKey::direct(
+                    Platform::Telegram,
+                    chat.0.to_string(),
+                    user_id,
+                ),
+                user_id: user_id.to_owned(),
+                user_name,
+                content,
+            },
+            responder,
+        };
+        let refusal = match self.hub.submit(incoming).await {
+            Ok(Admission::Accepted | Admission::Duplicate) => return,
+            Ok(Admission::Denied) => format!(
+                "You're not allowed to use this bot yet. Your Telegram user ID is {user_id} — ask an admin to add it."
+            ),
+            Ok(Admission::Closed) => {
+                "I'm restarting — please send that again in a minute.".to_owned()
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot hand the message to the engine");
+                "Sorry, I can't take messages right now. Please try again shortly.".to_owned()
+            }
+        };
+        let _ = self.bot.send_message(chat, refusal).await;
+    }
+
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.told_groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What a confirmation button says, in its callback data (at most 64 bytes).
+#[derive(Debug, Clone, PartialEq)]
+enum Button {
+    One { id: i64, approve: bool },
+    All { approve: bool, ids: Vec<i64> },
+}
+
+impl Button {
+    fn data(&self) -> String {
+        match self {
+            Button::One { id, approve } => format!("{}:{id}", if *approve { "y" } else { "n" }),
+            Button::All { approve, ids } => {
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                format!("{}:{}", if *approve { "Y" } else { "N" }, ids.join(","))
+            }
+        }
+    }
+
+    fn parse(data: &str) -> Option<Button> {
+        let (kind, rest) = data.split_once(':')?;
+        match kind {
+            "y" | "n" => Some(Button::One {
+                id: rest.parse().ok()?,
+                approve: kind == "y",
+            }),
+            "Y" | "N" => {
+                let ids: Option<Vec<i64>> = rest.split(',').map(|id| id.parse().ok()).collect();
+                Some(Button::All {
+                    approve: kind == "Y",
+                    ids: ids?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn action_ids(&self) -> Vec<i64> {
+        match self {
+            Button::One { id, .. } => vec![*id],
+            Button::All { ids, .. } => ids.clone(),
+        }
+    }
+}
+
+/// Yes/No per action, and Yes/No for all when there are several (and
+/// their ids fit Telegram's 64-byte callback data).
+fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
+    let several = actions.len() > 1;
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = actions
+        .iter()
+        .enumerate()
+        .map(|(index, action)| {
+            let label = |word: &str| {
+                if several {
+                    format!("{word} {}", index + 1)
+                } else {
+                    word.to_owned()
+                }
+            };
+            vec![
+                InlineKeyboardButton::callback(
+                    label("✅ Yes"),
+                    Button::One {
+                        id: action.id,
+                        approve: true,
+                    }
+                    .data(),
+                ),
+                InlineKeyboardButton::callback(
+                    label("✖️ No"),
+                    Button::One {
+                        id: action.id,
+                        approve: false,
+                    }
+                    .data(),
+                ),
+            ]
+        })
+        .collect();
+    let ids: Vec<i64> = actions.iter().map(|a| a.id).collect();
+    let all_yes = Button::All {
+        approve: true,
+        ids: ids.clone(),
+    }
+    .data();
+    if several && all_yes.len() <= 64 {
+        rows.push(vec![
+            InlineKeyboardButton::callback("✅ Yes to all", all_yes),
+            InlineKeyboardButton::callback(
+                "✖️ No to all",
+                Button::All {
+                    approve: false,
+                    ids,
+                }
+                .data(),
+            ),
+        ]);
+    }
+    InlineKeyboardMarkup::new(rows)
+}
+
+/// Sends one conversation's events to its chat.
+struct TelegramResponder {
+    bot: Bot,
+    chat: ChatId,
+    hub: Hub,
+    /// "On it…", replaced by the first part of the answer.
+    progress: Mutex<Option<MessageId>>,
+    /// The confirmation message a button press came from, and its actions.
+    pressed: Option<(MessageId, Vec<i64>)>,
+}
+
+impl TelegramResponder {
+    fn new(bot: Bot, chat: ChatId, hub: Hub, pressed: Option<(MessageId, Vec<i64>)>) -> Self {
+        TelegramResponder {
+            bot,
+            chat,
+            hub,
+            progress: Mutex::new(None),
+            pressed,
+        }
+    }
+
+    fn take_progress(&self) -> Option<MessageId> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Sends `text` in as many messages as it takes; the first replaces the
+    /// progress message, the last carries the buttons.
+    async fn send_text(&self, text: &str, buttons: Option<InlineKeyboardMarkup>) {
+        let chunks = format::chunks(text, MESSAGE_LIMIT);
+        let last = chunks.len().saturating_sub(1);
+        for (index, (plain, html)) in chunks.iter().enumerate() {
+            let markup = if index == last { buttons.clone() } else { None };
+            let edited = match (index, self.take_progress()) {
+                (0, Some(progress)) => self.edit(progress, plain, html, markup.clone()).await,
+                _ => false,
+            };
+            if !edited {
+                self.send(plain, html, markup).await;
+            }
+        }
+    }
+
+    async fn send(&self, plain: &str, html: &str, markup: Option<InlineKeyboardMarkup>) {
+        let mut request = self
+            .bot
+            .send_message(self.chat, html)
+            .parse_mode(ParseMode::Html);
+        if let Some(markup) = markup.clone() {
+            request = request.reply_markup(markup);
+        }
+        match request.await {
+            Ok(_) => {}
+            Err(RequestError::Api(ApiError::CantParseEntities(_))) => {
+                let mut plain_request = self.bot.send_message(self.chat, plain);
+                if let Some(markup) = markup {
+                    plain_request = plain_request.reply_markup(markup);
+                }
+                if let Err(error) = plain_request.await {
+                    tracing::warn!(%error, "cannot send a Telegram message");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot send a Telegram message"),
+        }
+    }
+
+    /// Replaces the progress message; false if Telegram would not.
+    async fn edit(
+        &self,
+        message: MessageId,
+        plain: &str,
+        html: &str,
+        markup: Option<InlineKeyboardMarkup>,
+    ) -> bool {
+        let mut request = self
+            .bot
+            .edit_message_text(self.chat, message, html)
+            .parse_mode(ParseMode::Html);
+        if let Some(markup) = markup.clone() {
+            request = request.reply_markup(markup);
+        }
+        match request.await {
+            Ok(_) => true,
+            Err(RequestError::Api(ApiError::CantParseEntities(_))) => {
+                let mut plain_request = self.bot.edit_message_text(self.chat, message, plain);
+                if let Some(markup) = markup {
+                    plain_request = plain_request.reply_markup(markup);
+                }
+                plain_request.await.is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn send_file(&self, file: Attachment) {
+        let size = file.bytes.len() as u64;
+        if size > FILE_LIMIT {
+            let text = format!(
+                "{} is {:.1} MB, over Telegram's 50 MB limit for bots, so I can't send it here. Ask for a shorter period or fewer columns.",
+                file.file_name,
+                size as f64 / 1_000_000.0
+            );
+            self.send(&text, &format::markdown_to_html(&text), None)
+                .await;
+            return;
+        }
+        let mut request = self.bot.send_document(
+            self.chat,
+            InputFile::memory(file.bytes).file_name(file.file_name.clone()),
+        );
+        if let Some(caption) = file.caption {
+            request = request.caption(caption);
+        }
+        if let Err(error) = request.await {
+            tracing::warn!(%error, file = %file.file_name, "cannot send a file to Telegram");
+        }
+    }
+}
+
+impl Responder for TelegramResponder {
+    fn deliver(&self, event: OutboundMessage) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match event {
+                OutboundMessage::Typing => {
+                    let _ = self
+                        .bot
+                        .send_chat_action(self.chat, ChatAction::Typing)
+                        .await;
+                }
+                OutboundMessage::Progress(text) => {
+                    if let Ok(message) = self.bot.send_message(self.chat, text).await {
+                        *self
+                            .progress
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.id);
+                    }
+                }
+                OutboundMessage::Text(text) => self.send_text(&text, None).await,
+                OutboundMessage::Confirmation { text, actions } => {
+                    self.send_text(&text, Some(keyboard(&actions))).await
+                }
+                OutboundMessage::File(file) => self.send_file(file).await,
+            }
+        })
+    }
+
+    /// Removes the buttons once none of their actions waits any more.
+    fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some((message, ids)) = &self.pressed else {
+                return;
+            };
+            for id in ids {
+                match self.hub.store().pending_action(*id).await {
+                    Ok(Some(action)) if action.state == ActionState::Pending => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+            let _ = self
+                .bot
+                .edit_message_reply_markup(self.chat, *message)
+                .await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_data_round_trips_within_64_bytes() {
+        for button in [
+            Button::One {
+                id: 12,
+                approve: true,
+            },
+            Button::One {
+                id: 9_999_999,
+                approve: false,
+            },
+            Button::All {
+                approve: true,
+                ids: vec![1, 2, 3],
+            },
+        ] {
+            assert!(button.data().len() <= 64);
+            assert_eq!(Button::parse(&button.data()), Some(button));
+        }
+        assert_eq!(Button::parse("garbage"), None);
+        assert_eq!(Button::parse("y:abc"), None);
+    }
+
+    #[test]
+    fn several_actions_get_numbered_buttons_and_yes_to_all() {
+        let actions: Vec<ProposedAction> = (1..=2)
+            .map(|id| ProposedAction {
+                id,
+                summary: format!("a{id}"),
+            })
+            .collect();
+        let markup = keyboard(&actions);
+        assert_eq!(markup.inline_keyboard.len(), 3);
+        assert_eq!(markup.inline_keyboard[0][0].text, "✅ Yes 1");
+        assert_eq!(markup.inline_keyboard[2][0].text, "✅ Yes to all");
+        assert_eq!(keyboard(&actions[..1]).inline_keyboard.len(), 1);
+    }
+}
