@@ -277,6 +277,57 @@ impl Hub {
     }
 }
 
+/// What a confirmation button carries as its data (short enough for
+/// Telegram's 64-byte callback data and Discord's custom ids): one action
+/// approved or declined, or all of a message's actions at once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmButton {
+    One { id: i64, approve: bool },
+    All { approve: bool, ids: Vec<i64> },
+}
+
+impl ConfirmButton {
+    #[must_use]
+    pub fn data(&self) -> String {
+        match self {
+            ConfirmButton::One { id, approve } => {
+                format!("{}:{id}", if *approve { "y" } else { "n" })
+            }
+            ConfirmButton::All { approve, ids } => {
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                format!("{}:{}", if *approve { "Y" } else { "N" }, ids.join(","))
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn parse(data: &str) -> Option<ConfirmButton> {
+        let (kind, rest) = data.split_once(':')?;
+        match kind {
+            "y" | "n" => Some(ConfirmButton::One {
+                id: rest.parse().ok()?,
+                approve: kind == "y",
+            }),
+            "Y" | "N" => {
+                let ids: Option<Vec<i64>> = rest.split(',').map(|id| id.parse().ok()).collect();
+                Some(ConfirmButton::All {
+                    approve: kind == "Y",
+                    ids: ids?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn action_ids(&self) -> Vec<i64> {
+        match self {
+            ConfirmButton::One { id, .. } => vec![*id],
+            ConfirmButton::All { ids, .. } => ids.clone(),
+        }
+    }
+}
+
 /// Splits `text` into pieces of at most `limit` characters, preferring
 /// paragraph breaks, then line breaks, then spaces. Nothing is lost: the
 /// pieces hold every character of `text` but the breaks they were cut at.
@@ -344,6 +395,29 @@ mod tests {
         assert!(pieces.iter().all(|p| p.chars().count() <= 4096));
         let words: Vec<&str> = pieces.iter().flat_map(|p| p.split_whitespace()).collect();
         assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn button_data_round_trips_within_64_bytes() {
+        for button in [
+            ConfirmButton::One {
+                id: 12,
+                approve: true,
+            },
+            ConfirmButton::One {
+                id: 9_999_999,
+                approve: false,
+            },
+            ConfirmButton::All {
+                approve: true,
+                ids: vec![1, 2, 3],
+            },
+        ] {
+            assert!(button.data().len() <= 64);
+            assert_eq!(ConfirmButton::parse(&button.data()), Some(button));
+        }
+        assert_eq!(ConfirmButton::parse("garbage"), None);
+        assert_eq!(ConfirmButton::parse("y:abc"), None);
     }
 
     #[test]

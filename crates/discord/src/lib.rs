@@ -1,1 +1,604 @@
+//! agencybot on Discord, through serenity.
+//!
+//! In a server channel, an @mention starts a conversation: the bot opens a
+//! thread on that message and answers there; later messages in the thread
+//! need no mention. Direct messages are not served (the bot says so once).
+//! Per channel, anyone may ask or only the permitted members. Writes are
+//! confirmed with buttons; only the requester's click counts. Answers are
+//! split at 2,000 characters; files up to 10 MB are attached.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use agencybot_agent::{Admission, ConfirmButton, Hub, Incoming, Responder, TurnReport, split_text};
+use agencybot_core::{
+    ActionState, Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage,
+    Platform, ProposedAction, Secret,
+};
+use futures::future::BoxFuture;
+use serenity::all::{
+    ButtonStyle, Channel, ChannelId, ChannelType, ClientBuilder, ComponentInteraction, Context,
+    CreateActionRow, CreateAttachment, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditMessage, EventHandler,
+    GatewayIntents, Http, HttpBuilder, Interaction, Message, MessageId, Ready, UserId,
+};
+use tokio::sync::{Notify, watch};
+
+/// Discord's limit on one message's text.
+const MESSAGE_LIMIT: usize = 2000;
+/// What a bot may attach without a boosted server.
+const FILE_LIMIT: u64 = 10 * 1024 * 1024;
+/// Discord's own REST base; anything else is a proxy or a fake.
+pub const DISCORD_API_URL: &str = "https://discord.com";
+/// REST calls are given this long before the adapter gives up on them.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct DiscordOptions {
+    pub token: Secret,
+    /// REST base; the gateway address comes from its `/api/v10/gateway` answer.
+    pub api_url: String,
+    /// How long shutdown waits for turns in flight.
+    pub grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error("cannot start the Discord client: {0}")]
+    Start(String),
+    #[error("the Discord gateway closed: {0}")]
+    Gateway(String),
+}
+
+/// Runs the channel until `stop` turns true, then lets turns in flight finish.
+pub async fn serve(
+    options: DiscordOptions,
+    hub: Hub,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), DiscordError> {
+    let mut http = HttpBuilder::new(options.token.expose());
+    let api_url = options.api_url.trim_end_matches('/');
+    if api_url != DISCORD_API_URL {
+        // serenity ignores a proxy while its rate limiter is on.
+        http = http.proxy(api_url).ratelimiter_disabled(true);
+    }
+    let intents = GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    let adapter = Arc::new(Adapter {
+        hub: hub.clone(),
+        bot: OnceLock::new(),
+        ready: Notify::new(),
+        threads: Mutex::new(HashMap::new()),
+        told_dm: Mutex::new(HashSet::new()),
+    });
+    let mut client = ClientBuilder::new_with_http(http.build(), intents)
+        .event_handler(Handler(adapter.clone()))
+        .await
+        .map_err(|error| DiscordError::Start(error.to_string()))?;
+    let shards = client.shard_manager.clone();
+    let mut running = tokio::spawn(async move { client.start().await });
+    let outcome = tokio::select! {
+        _ = stop.wait_for(|stopped| *stopped) => Ok(()),
+        ended = &mut running => match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(DiscordError::Gateway(error.to_string())),
+            Err(error) => Err(DiscordError::Gateway(error.to_string())),
+        },
+    };
+    if !running.is_finished() {
+        // A shard that never connected cannot be shut down: give it a moment, then abort.
+        if adapter.bot.get().is_some() {
+            shards.shutdown_all().await;
+        }
+        if tokio::time::timeout(Duration::from_secs(6), &mut running)
+            .await
+            .is_err()
+        {
+            running.abort();
+        }
+    }
+    if !hub.shutdown(options.grace).await {
+        tracing::warn!(
+            channel = hub.channel_name(),
+            "stopped before every turn finished"
+        );
+    }
+    outcome
+}
+
+struct Adapter {
+    hub: Hub,
+    bot: OnceLock<UserId>,
+    ready: Notify,
+    /// Channel → whether it is a thread of ours, and its parent channel.
+    threads: Mutex<HashMap<ChannelId, Option<ChannelId>>>,
+    /// Users already told that DMs are not served.
+    told_dm: Mutex<HashSet<UserId>>,
+}
+
+struct Handler(Arc<Adapter>);
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, _context: Context, ready: Ready) {
+        let _ = self.0.bot.set(ready.user.id);
+        self.0.ready.notify_waiters();
+        tracing::info!(channel = self.0.hub.channel_name(), bot = %ready.user.name, "Discord channel is live");
+    }
+
+    async fn message(&self, context: Context, message: Message) {
+        self.0.on_message(context, message).await;
+    }
+
+    async fn interaction_create(&self, context: Context, interaction: Interaction) {
+        if let Interaction::Component(click) = interaction {
+            self.0.on_click(context, click).await;
+        }
+    }
+}
+
+/// The text without the bot's mention.
+fn without_mention(content: &str, bot: UserId) -> String {
+    content
+        .replace(&format!("<@{bot}>"), "")
+        .replace(&format!("<@!{bot}>"), "")
+        .trim()
+        .to_owned()
+}
+
+impl Adapter {
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The parent channel if `channel` is a thread the bot opened.
+    async fn our_thread(&self, context: &Context, channel: ChannelId) -> Option<ChannelId> {
+        if let Some(known) = Self::lock(&self.threads).get(&channel) {
+            return *known;
+        }
+        let bot = self.bot_id(context);
+        let parent =
+            match tokio::time::timeout(CALL_TIMEOUT, channel.to_channel(&context.http)).await {
+                Ok(Ok(Channel::Guild(guild_channel)))
+                    if matches!(
+                        guild_channel.kind,
+                        ChannelType::PublicThread | ChannelType::PrivateThread
+                    ) && guild_channel.owner_id == Some(bot) =>
+                {
+                    guild_channel.parent_id
+                }
+                Ok(Ok(_)) => None,
+                // Unknown for now: ask again next time.
+                _ => return None,
+            };
+        Self::lock(&self.threads).insert(channel, parent);
+        parent
+    }
+
+    /// The bot's user id; the cache has it from READY even before the
+    /// `ready` handler (a separate task) has run.
+    fn bot_id(&self, context: &Context) -> UserId {
+        self.bot
+            .get()
+            .copied()
+            .unwrap_or_else(|| context.cache.current_user().id)
+    }
+
+    async fn on_message(&self, context: Context, message: Message) {
+        let bot = self.bot_id(&context);
+        if message.author.bot || message.author.id == bot {
+            return;
+        }
+        let http = context.http.clone();
+        if message.guild_id.is_none() {
+            if Self::lock(&self.told_dm).insert(message.author.id) {
+                let _ = message
+                    .channel_id
+                    .say(&http, "I don't answer direct messages — mention me in a server channel and I'll reply in a thread.")
+                    .await;
+            }
+            return;
+        }
+        let parent = self.our_thread(&context, message.channel_id).await;
+        let mentioned = message.mentions_user_id(bot);
+        if parent.is_none() && !mentioned {
+            return;
+        }
+        let user_id = message.author.id.to_string();
+        match self.hub.access(&user_id).await {
+            Ok((_, access)) if access.role().is_some() => {}
+            Ok(_) => {
+                let _ = message
+                    .reply(
+                        &http,
+                        "Sorry, you're not allowed to use agencybot here. Ask an admin to add you.",
+                    )
+                    .await;
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot check who may use the Discord channel");
+                return;
+            }
+        }
+        let text = without_mention(&message.content, bot);
+        let (thread, parent) = match parent {
+            Some(parent) => (message.channel_id, parent),
+            None => {
+                let name: String = if text.is_empty() {
+                    "agencybot".into()
+                } else {
+                    text.chars().take(80).collect()
+                };
+                let created = tokio::time::timeout(
+                    CALL_TIMEOUT,
+                    message.channel_id.create_thread_from_message(
+                        &http,
+                        message.id,
+                        CreateThread::new(name),
+                    ),
+                )
+                .await;
+                match created {
+                    Ok(Ok(thread)) => {
+                        Self::lock(&self.threads).insert(thread.id, Some(message.channel_id));
+                        (thread.id, message.channel_id)
+                    }
+                    _ => {
+                        let _ = message.reply(&http, "I couldn't open a thread here — check that I may create public threads.").await;
+                        return;
+                    }
+                }
+            }
+        };
+        let content = match text.as_str() {
+            "/reset" | "reset" => InboundContent::Reset,
+            "" => InboundContent::Text("Hi".into()),
+            _ => InboundContent::Text(text),
+        };
+        let responder = Arc::new(DiscordResponder::new(
+            http.clone(),
+            thread,
+            self.hub.clone(),
+            None,
+        ));
+        self.submit(
+            format!("discord:{}", message.id),
+            parent,
+            thread,
+            &message.author,
+            content,
+            responder,
+        )
+        .await;
+    }
+
+    async fn on_click(&self, context: Context, click: ComponentInteraction) {
+        let http = context.http.clone();
+        let user_id = click.user.id.to_string();
+        let allowed =
+            matches!(self.hub.access(&user_id).await, Ok((_, access)) if access.role().is_some());
+        let Some(button) = ConfirmButton::parse(&click.data.custom_id).filter(|_| allowed) else {
+            let refusal = if allowed {
+                "That button is no longer valid."
+            } else {
+                "You're not allowed to use agencybot here."
+            };
+            let reply = CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(refusal)
+                    .ephemeral(true),
+            );
+            let _ = click.create_response(&http, reply).await;
+            return;
+        };
+        let _ = click
+            .create_response(&http, CreateInteractionResponse::Acknowledge)
+            .await;
+        let parent = self
+            .our_thread(&context, click.channel_id)
+            .await
+            .unwrap_or(click.channel_id);
+        let content = match &button {
+            ConfirmButton::One { id, approve } => InboundContent::Confirmation {
+                action_id: *id,
+                approve: *approve,
+            },
+            ConfirmButton::All { approve, .. } => {
+                InboundContent::Text(if *approve { "yes" } else { "no" }.into())
+            }
+        };
+        let responder = Arc::new(DiscordResponder::new(
+            http.clone(),
+            click.channel_id,
+            self.hub.clone(),
+            Some((click.message.id, button.action_ids())),
+        ));
+        self.submit(
+            format!("discord:{}", click.id),
+            parent,
+            click.channel_id,
+            &click.user,
+            content,
+            responder,
+        )
+        .await;
+    }
+
+    async fn submit(
+        &self,
+        delivery: String,
+        parent: ChannelId,
+        thread: ChannelId,
+        user: &serenity::all::User,
+        content: InboundContent,
+        responder: Arc<DiscordResponder>,
+    ) {
+        let http = responder.http.clone();
+        let incoming = Incoming {
+            delivery_id: Some(delivery),
+            message: InboundMessage {
+                channel: self.hub.channel_name().to_owned(),
+                conversation: ConversationKey::thread(
+                    Platform::Discord,
+                    parent.to_string(),
+                    thread.to_string(),
+                ),
+                user_id: user.id.to_string(),
+                user_name: Some(user.name.clone()),
+                content,
+            },
+            responder,
+        };
+        let refusal = match self.hub.submit(incoming).await {
+            Ok(Admission::Accepted | Admission::Duplicate) => return,
+            Ok(Admission::Denied) => {
+                "Sorry, you're not allowed to use agencybot here. Ask an admin to add you."
+            }
+            Ok(Admission::Closed) => "I'm restarting — please ask again in a minute.",
+            Err(error) => {
+                tracing::error!(%error, "cannot hand the message to the engine");
+                "Sorry, I can't take messages right now. Please try again shortly."
+            }
+        };
+        let _ = thread.say(&http, refusal).await;
+    }
+}
+
+/// Yes/No rows per action (Discord allows five rows of five buttons), and
+/// Yes/No to all when there are several.
+fn buttons(actions: &[ProposedAction]) -> Vec<CreateActionRow> {
+    let several = actions.len() > 1;
+    let mut rows: Vec<CreateActionRow> = actions
+        .iter()
+        .take(4)
+        .enumerate()
+        .map(|(index, action)| {
+            let label = |word: &str| {
+                if several {
+                    format!("{word} {}", index + 1)
+                } else {
+                    word.to_owned()
+                }
+            };
+            CreateActionRow::Buttons(vec![
+                CreateButton::new(
+                    ConfirmButton::One {
+                        id: action.id,
+                        approve: true,
+                    }
+                    .data(),
+                )
+                .label(label("Yes"))
+                .style(ButtonStyle::Success),
+                CreateButton::new(
+                    ConfirmButton::One {
+                        id: action.id,
+                        approve: false,
+                    }
+                    .data(),
+                )
+                .label(label("No"))
+                .style(ButtonStyle::Danger),
+            ])
+        })
+        .collect();
+    let ids: Vec<i64> = actions.iter().map(|a| a.id).collect();
+    let all = ConfirmButton::All {
+        approve: true,
+        ids: ids.clone(),
+    }
+    .data();
+    // Discord's custom ids hold up to 100 characters.
+    if several && all.len() <= 100 {
+        rows.push(CreateActionRow::Buttons(vec![
+            CreateButton::new(all)
+                .label("Yes to all")
+                .style(ButtonStyle::Success),
+            CreateButton::new(
+                ConfirmButton::All {
+                    approve: false,
+                    ids,
+                }
+                .data(),
+            )
+            .label("No to all")
+            .style(ButtonStyle::Danger),
+        ]));
+    }
+    rows
+}
+
+struct DiscordResponder {
+    http: Arc<Http>,
+    channel: ChannelId,
+    hub: Hub,
+    progress: Mutex<Option<MessageId>>,
+    /// The message a button click came from, and its actions.
+    pressed: Option<(MessageId, Vec<i64>)>,
+}
+
+impl DiscordResponder {
+    fn new(
+        http: Arc<Http>,
+        channel: ChannelId,
+        hub: Hub,
+        pressed: Option<(MessageId, Vec<i64>)>,
+    ) -> Self {
+        DiscordResponder {
+            http,
+            channel,
+            hub,
+            progress: Mutex::new(None),
+            pressed,
+        }
+    }
+
+    async fn send(&self, message: CreateMessage) -> Option<MessageId> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.channel.send_message(&self.http, message))
+            .await
+        {
+            Ok(Ok(sent)) => Some(sent.id),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot send a Discord message");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("Discord did not answer in time");
+                None
+            }
+        }
+    }
+
+    /// Sends `text` in pieces of at most 2,000 characters; the first replaces
+    /// the progress message, the last carries the buttons.
+    async fn send_text(&self, text: &str, rows: Vec<CreateActionRow>) {
+        let pieces = split_text(text, MESSAGE_LIMIT);
+        let last = pieces.len().saturating_sub(1);
+        for (index, piece) in pieces.into_iter().enumerate() {
+            let components = if index == last {
+                rows.clone()
+            } else {
+                Vec::new()
+            };
+            let progress = if index == 0 {
+                Adapter::lock(&self.progress).take()
+            } else {
+                None
+            };
+            if let Some(progress) = progress {
+                let edit = EditMessage::new()
+                    .content(piece.clone())
+                    .components(components.clone());
+                if let Ok(Ok(_)) = tokio::time::timeout(
+                    CALL_TIMEOUT,
+                    self.channel.edit_message(&self.http, progress, edit),
+                )
+                .await
+                {
+                    continue;
+                }
+            }
+            self.send(CreateMessage::new().content(piece).components(components))
+                .await;
+        }
+    }
+
+    async fn send_file(&self, file: Attachment) {
+        let size = file.bytes.len() as u64;
+        if size > FILE_LIMIT {
+            let text = format!(
+                "{} is {:.1} MB, over Discord's 10 MB limit for attachments, so I can't post it here. Ask for a shorter period or fewer columns.",
+                file.file_name,
+                size as f64 / 1_000_000.0
+            );
+            self.send(CreateMessage::new().content(text)).await;
+            return;
+        }
+        let mut message =
+            CreateMessage::new().add_file(CreateAttachment::bytes(file.bytes, file.file_name));
+        if let Some(caption) = file.caption {
+            message = message.content(caption);
+        }
+        self.send(message).await;
+    }
+}
+
+impl Responder for DiscordResponder {
+    fn deliver(&self, event: OutboundMessage) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match event {
+                OutboundMessage::Typing => {
+                    let _ = tokio::time::timeout(
+                        CALL_TIMEOUT,
+                        self.channel.broadcast_typing(&self.http),
+                    )
+                    .await;
+                }
+                OutboundMessage::Progress(text) => {
+                    if let Some(id) = self.send(CreateMessage::new().content(text)).await {
+                        *Adapter::lock(&self.progress) = Some(id);
+                    }
+                }
+                OutboundMessage::Text(text) => self.send_text(&text, Vec::new()).await,
+                OutboundMessage::Confirmation { text, actions } => {
+                    self.send_text(&text, buttons(&actions)).await
+                }
+                OutboundMessage::File(file) => self.send_file(file).await,
+            }
+        })
+    }
+
+    /// Removes the buttons once none of their actions waits any more.
+    fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some((message, ids)) = &self.pressed else {
+                return;
+            };
+            for id in ids {
+                match self.hub.store().pending_action(*id).await {
+                    Ok(Some(action)) if action.state == ActionState::Pending => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+            let edit = EditMessage::new().components(Vec::new());
+            let _ = tokio::time::timeout(
+                CALL_TIMEOUT,
+                self.channel.edit_message(&self.http, *message, edit),
+            )
+            .await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_removed_from_the_question() {
+        let bot = UserId::new(42);
+        assert_eq!(
+            without_mention("<@42> how much did we earn?", bot),
+            "how much did we earn?"
+        );
+        assert_eq!(without_mention("hey <@!42>", bot), "hey");
+    }
+
+    #[test]
+    fn several_actions_get_a_row_each_and_one_for_all() {
+        let actions: Vec<ProposedAction> = (1..=3)
+            .map(|id| ProposedAction {
+                id,
+                summary: format!("a{id}"),
+            })
+            .collect();
+        assert_eq!(buttons(&actions).len(), 4);
+        assert_eq!(buttons(&actions[..1]).len(), 1);
+    }
+}

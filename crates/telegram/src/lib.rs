@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agencybot_agent::{Admission, Hub, Incoming, Responder, TurnReport};
+use agencybot_agent::{Admission, ConfirmButton, Hub, Incoming, Responder, TurnReport};
 use agencybot_core::{
     ActionState, Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage,
     Platform, ProposedAction, Secret,
@@ -298,7 +298,7 @@ impl Adapter {
             let _ = self.bot.answer_callback_query(query.id.clone()).await;
             return;
         };
-        let Some(button) = query.data.as_deref().and_then(Button::parse) else {
+        let Some(button) = query.data.as_deref().and_then(ConfirmButton::parse) else {
             let _ = self
                 .bot
                 .answer_callback_query(query.id.clone())
@@ -320,11 +320,11 @@ impl Adapter {
         // Answered at once so the button stops spinning; the outcome follows as a message.
         let _ = self.bot.answer_callback_query(query.id.clone()).await;
         let content = match &button {
-            Button::One { id, approve } => InboundContent::Confirmation {
+            ConfirmButton::One { id, approve } => InboundContent::Confirmation {
                 action_id: *id,
                 approve: *approve,
             },
-            Button::All { approve, .. } => {
+            ConfirmButton::All { approve, .. } => {
                 InboundContent::Text(if *approve { "yes" } else { "no" }.into())
             }
         };
@@ -392,50 +392,6 @@ impl Adapter {
     }
 }
 
-/// What a confirmation button says, in its callback data (at most 64 bytes).
-#[derive(Debug, Clone, PartialEq)]
-enum Button {
-    One { id: i64, approve: bool },
-    All { approve: bool, ids: Vec<i64> },
-}
-
-impl Button {
-    fn data(&self) -> String {
-        match self {
-            Button::One { id, approve } => format!("{}:{id}", if *approve { "y" } else { "n" }),
-            Button::All { approve, ids } => {
-                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-                format!("{}:{}", if *approve { "Y" } else { "N" }, ids.join(","))
-            }
-        }
-    }
-
-    fn parse(data: &str) -> Option<Button> {
-        let (kind, rest) = data.split_once(':')?;
-        match kind {
-            "y" | "n" => Some(Button::One {
-                id: rest.parse().ok()?,
-                approve: kind == "y",
-            }),
-            "Y" | "N" => {
-                let ids: Option<Vec<i64>> = rest.split(',').map(|id| id.parse().ok()).collect();
-                Some(Button::All {
-                    approve: kind == "Y",
-                    ids: ids?,
-                })
-            }
-            _ => None,
-        }
-    }
-
-    fn action_ids(&self) -> Vec<i64> {
-        match self {
-            Button::One { id, .. } => vec![*id],
-            Button::All { ids, .. } => ids.clone(),
-        }
-    }
-}
-
 /// Yes/No per action, and Yes/No for all when there are several (and
 /// their ids fit Telegram's 64-byte callback data).
 fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
@@ -454,7 +410,7 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
             vec![
                 InlineKeyboardButton::callback(
                     label("✅ Yes"),
-                    Button::One {
+                    ConfirmButton::One {
                         id: action.id,
                         approve: true,
                     }
@@ -462,7 +418,7 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
                 ),
                 InlineKeyboardButton::callback(
                     label("✖️ No"),
-                    Button::One {
+                    ConfirmButton::One {
                         id: action.id,
                         approve: false,
                     }
@@ -472,7 +428,7 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
         })
         .collect();
     let ids: Vec<i64> = actions.iter().map(|a| a.id).collect();
-    let all_yes = Button::All {
+    let all_yes = ConfirmButton::All {
         approve: true,
         ids: ids.clone(),
     }
@@ -482,7 +438,7 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
             InlineKeyboardButton::callback("✅ Yes to all", all_yes),
             InlineKeyboardButton::callback(
                 "✖️ No to all",
-                Button::All {
+                ConfirmButton::All {
                     approve: false,
                     ids,
                 }
@@ -670,24 +626,24 @@ mod tests {
     #[test]
     fn button_data_round_trips_within_64_bytes() {
         for button in [
-            Button::One {
+            ConfirmButton::One {
                 id: 12,
                 approve: true,
             },
-            Button::One {
+            ConfirmButton::One {
                 id: 9_999_999,
                 approve: false,
             },
-            Button::All {
+            ConfirmButton::All {
                 approve: true,
                 ids: vec![1, 2, 3],
             },
         ] {
             assert!(button.data().len() <= 64);
-            assert_eq!(Button::parse(&button.data()), Some(button));
+            assert_eq!(ConfirmButton::parse(&button.data()), Some(button));
         }
-        assert_eq!(Button::parse("garbage"), None);
-        assert_eq!(Button::parse("y:abc"), None);
+        assert_eq!(ConfirmButton::parse("garbage"), None);
+        assert_eq!(ConfirmButton::parse("y:abc"), None);
     }
 
     #[test]

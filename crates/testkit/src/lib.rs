@@ -2,11 +2,13 @@
 //! the suite runs on, and (as the suite grows) protocol-level fakes of the
 //! services agencybot talks to, all on 127.0.0.1.
 
+mod discord;
 mod model;
 mod postgres;
 mod stack;
 mod telegram;
 
+pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
 pub use model::{Reply, ScriptedModel, Step};
 pub use postgres::{PostgresSchema, postgres_url};
 pub use stack::{Stack, TestMember, sandbox_now};

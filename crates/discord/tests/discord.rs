@@ -1,0 +1,340 @@
+//! The Discord adapter end to end: serenity against a fake REST API and
+//! gateway on 127.0.0.1, with the scripted model and the sandbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agencybot_agent::{InternalTool, ToolContext, ToolOutput};
+use agencybot_core::{Attachment, Platform, Role, Secret};
+use agencybot_discord::{DiscordOptions, serve};
+use agencybot_ofapi::Access;
+use agencybot_testkit::{FakeDiscord, Reply, Stack, Step, TestMember};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+const ANN: u64 = 500_000_000_000_000_001;
+const BOB: u64 = 500_000_000_000_000_002;
+const STRANGER: u64 = 500_000_000_000_000_099;
+const GENERAL: u64 = 300_000_000_000_000_001;
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Running {
+    stack: Stack,
+    discord: FakeDiscord,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), agencybot_discord::DiscordError>>,
+}
+
+async fn running_with(setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Running {
+    let ann = ANN.to_string();
+    let bob = BOB.to_string();
+    let members = [
+        TestMember {
+            name: "Ann",
+            role: Role::Owner,
+            user_id: &ann,
+        },
+        TestMember {
+            name: "Bob",
+            role: Role::Member,
+            user_id: &bob,
+        },
+    ];
+    let stack = Stack::start_with("discord", Platform::Discord, &members, false, setup).await;
+    let discord = FakeDiscord::start().await;
+    let (stop, stopped) = watch::channel(false);
+    let options = DiscordOptions {
+        token: Secret::new("discord-token"),
+        api_url: discord.url(),
+        grace: Duration::from_secs(5),
+    };
+    let task = tokio::spawn(serve(options, stack.hub.clone(), stopped));
+    discord.wait_until(WAIT, FakeDiscord::connected).await;
+    Running {
+        stack,
+        discord,
+        stop,
+        task,
+    }
+}
+
+async fn running() -> Running {
+    running_with(|_| {}).await
+}
+
+impl Running {
+    /// Mentions the bot in #general and returns the thread it opened.
+    async fn ask(&self, author: u64, text: &str) -> u64 {
+        let before = self.discord.threads().len();
+        self.discord.user_message(GENERAL, author, text, true);
+        self.discord
+            .wait_until(WAIT, |d| d.threads().len() > before)
+            .await;
+        self.discord.threads()[before].0
+    }
+
+    async fn wait_for_text(&self, channel: u64, needle: &str) {
+        let needle = needle.to_owned();
+        self.discord
+            .wait_until(WAIT, |d| {
+                d.texts(channel).iter().any(|t| t.contains(&needle))
+            })
+            .await;
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the channel stops");
+        result.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mention_opens_a_thread_with_a_sandbox_backed_answer() {
+    let run = running().await;
+    let account = run.stack.account(1);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "payouts.get-account-balances", "arguments": {"account": account}}),
+    ));
+    run.stack
+        .model
+        .push(Step::Dynamic(Box::new(|request: &Value| {
+            let result = request["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|m| m["role"] == "tool")
+                .unwrap();
+            let data: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+            Reply::text(&format!(
+                "Luna can withdraw ${} now.",
+                data["payoutAvailable"]
+            ))
+        })));
+    let thread = run.ask(ANN, "What can Luna withdraw?").await;
+    run.wait_for_text(thread, "can withdraw").await;
+    let texts = run.discord.texts(thread);
+    let answer = texts.iter().find(|t| t.contains("can withdraw")).unwrap();
+    let expected = run.stack.sandbox.inspect(|d| {
+        let now = agencybot_testkit::sandbox_now();
+        let net: f64 = d.accounts[1]
+            .transactions
+            .iter()
+            .filter(|t| {
+                now - t.created_at >= chrono::Duration::days(7)
+                    && now - t.created_at < chrono::Duration::days(37)
+            })
+            .map(|t| t.net)
+            .sum();
+        (net * 100.0).round() / 100.0
+    });
+    assert_eq!(answer, &format!("Luna can withdraw ${expected} now."));
+    assert!(
+        run.discord.texts(GENERAL).is_empty(),
+        "answers go in the thread"
+    );
+    assert!(!run.discord.calls("POST /channels/{c}/typing").is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_ups_in_the_thread_need_no_mention() {
+    let run = running().await;
+    run.stack.model.push(Reply::text("Hello Ann."));
+    let thread = run.ask(ANN, "hello").await;
+    run.wait_for_text(thread, "Hello Ann.").await;
+    run.stack.model.push(Reply::text("Still here."));
+    run.discord
+        .user_message(thread, ANN, "are you still there?", false);
+    run.wait_for_text(thread, "Still here.").await;
+    let last = run.stack.model.requests().pop().unwrap();
+    assert!(
+        last.to_string().contains("hello"),
+        "the thread keeps its history"
+    );
+    // Without a mention, messages elsewhere are ignored.
+    run.discord
+        .user_message(GENERAL, ANN, "just chatting", false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.stack.model.requests().len(), 2);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_is_refused_without_a_model_call() {
+    let run = running().await;
+    run.discord
+        .user_message(GENERAL, STRANGER, "how much did we earn?", true);
+    run.wait_for_text(GENERAL, "not allowed").await;
+    assert!(run.discord.threads().is_empty());
+    assert!(run.stack.model.requests().is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn direct_messages_are_declined_once() {
+    let run = running().await;
+    run.discord.direct_message(ANN, "hi");
+    run.discord.direct_message(ANN, "hello?");
+    let dm = 9_000 + ANN;
+    run.wait_for_text(dm, "I don't answer direct messages")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.discord.texts(dm).len(), 1);
+    assert!(run.stack.model.requests().is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_the_requesters_click_runs_the_write_once() {
+    let run = running().await;
+    let before = run.stack.mass_messages();
+    let (account, list) = run.stack.sandbox.inspect(|d| {
+        (
+            d.accounts[0].id.clone(),
+            d.accounts[0].user_lists[2].id.clone(),
+        )
+    });
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "mass-messaging.send-mass-message", "arguments": {"account": account, "text": "VIP drop tonight", "userLists": [list]}}),
+    ));
+    let thread = run.ask(ANN, "Tell my whales about the VIP drop").await;
+    run.wait_for_text(thread, "Should I go ahead?").await;
+    let question = run
+        .discord
+        .calls("PATCH /channels/{c}/messages/{m}")
+        .into_iter()
+        .chain(run.discord.calls("POST /channels/{c}/messages"))
+        .find(|c| {
+            c.body["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .unwrap();
+    let message_id = question.body["id"].as_u64().unwrap();
+    let yes = question.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        question.body["components"][0]["components"][0]["label"],
+        "Yes"
+    );
+
+    run.discord.click(thread, message_id, BOB, &yes);
+    run.wait_for_text(thread, "Only the person who asked for this can confirm it")
+        .await;
+    assert_eq!(run.stack.mass_messages(), before);
+
+    run.stack.model.push(Reply::text("Sent to your whales."));
+    run.discord.click(thread, message_id, ANN, &yes);
+    run.wait_for_text(thread, "Sent to your whales.").await;
+    assert_eq!(run.stack.mass_messages(), before + 1);
+    run.discord
+        .wait_until(WAIT, |d| {
+            d.calls("PATCH /channels/{c}/messages/{m}")
+                .iter()
+                .any(|c| c.body["id"] == message_id && c.body["components"] == json!([]))
+        })
+        .await;
+    assert_eq!(
+        run.discord
+            .calls("POST /interactions/{id}/{token}/callback")
+            .len(),
+        2,
+        "each click acknowledged"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_answer_arrives_in_several_messages_with_nothing_lost() {
+    let run = running().await;
+    let answer: String = (0..40)
+        .map(|i| format!("Line {i}: {}\n\n", "tip detail ".repeat(10)))
+        .collect();
+    run.stack.model.push(Reply::text(answer.trim()));
+    let thread = run.ask(ANN, "everything please").await;
+    run.wait_for_text(thread, "Line 39").await;
+    let texts = run.discord.texts(thread);
+    assert!(texts.len() >= 3);
+    assert!(texts.iter().all(|t| t.chars().count() <= 2000));
+    let words: Vec<&str> = texts.iter().flat_map(|t| t.split_whitespace()).collect();
+    assert_eq!(words, answer.split_whitespace().collect::<Vec<_>>());
+    run.stop().await;
+}
+
+struct BigFile;
+
+impl InternalTool for BigFile {
+    fn name(&self) -> &str {
+        "big_export"
+    }
+    fn description(&self) -> &str {
+        "Exports a lot."
+    }
+    fn parameters(&self) -> Value {
+        json!({"type": "object", "properties": {}})
+    }
+    fn access(&self) -> Access {
+        Access::Read
+    }
+    fn run<'a>(
+        &'a self,
+        context: &'a ToolContext<'a>,
+        _arguments: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            (context.send_file)(Attachment {
+                file_name: "big.csv".into(),
+                mime_type: "text/csv".into(),
+                bytes: vec![b'x'; 11 * 1024 * 1024],
+                caption: None,
+            });
+            Ok(ToolOutput::new(json!({"sent": true})))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_csv_is_attached_and_one_over_the_limit_is_explained() {
+    let run = running_with(|engine| engine.register_tool(Arc::new(BigFile))).await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "export_csv",
+        json!({"endpoint": "tracking-links.list-tracking-links", "arguments": {"account": account, "limit": 100}, "file_name": "links"}),
+    ));
+    run.stack.model.push(Reply::text("Here are your links."));
+    let thread = run.ask(ANN, "export my tracking links").await;
+    run.wait_for_text(thread, "Here are your links.").await;
+    let upload = run
+        .discord
+        .calls("POST /channels/{c}/messages")
+        .into_iter()
+        .find(|c| c.body["files"].as_array().is_some_and(|f| !f.is_empty()))
+        .expect("a file was attached");
+    assert_eq!(upload.body["files"][0]["file_name"], "links.csv");
+    assert_eq!(
+        upload.body["files"][0]["content"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .count(),
+        6,
+        "header and five links"
+    );
+
+    run.stack.model.push(Reply::tool("big_export", json!({})));
+    run.stack.model.push(Reply::text("Done."));
+    run.discord
+        .user_message(thread, ANN, "export everything", false);
+    run.wait_for_text(thread, "over Discord's 10 MB limit")
+        .await;
+    run.stop().await;
+}
