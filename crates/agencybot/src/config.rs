@@ -798,6 +798,21 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
         }
     }
     for channel in &config.channels.telegram {
+        if channel
+            .webhook_listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                at(channel.name.span().start),
+                format!(
+                    "Telegram channel `{}` has an invalid `webhook_listen` `{}`",
+                    channel.name.get_ref(),
+                    channel.webhook_listen
+                ),
+                Some("use an address like 0.0.0.0:8443".into()),
+            ));
+        }
         if channel.mode == TelegramMode::Webhook && channel.webhook_url.is_none() {
             return Err(invalid(
                 at(channel.name.span().start),
@@ -809,6 +824,23 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
                     "add the public HTTPS URL Telegram should post to, or use mode = \"polling\""
                         .into(),
                 ),
+            ));
+        }
+    }
+    for channel in &config.channels.slack {
+        if channel
+            .events_listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                at(channel.name.span().start),
+                format!(
+                    "Slack channel `{}` has an invalid `events_listen` `{}`",
+                    channel.name.get_ref(),
+                    channel.events_listen
+                ),
+                Some("use an address like 0.0.0.0:3000".into()),
             ));
         }
     }

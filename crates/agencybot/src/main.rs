@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod doctor;
 mod members;
+mod serve;
 mod setup;
 
 use std::process::ExitCode;

@@ -168,16 +168,10 @@ pub async fn run(
         return Ok(ExitCode::FAILURE);
     }
     let store = open_ready_store(config).await?;
-    let channels = store.channels().await?;
-    store.close().await;
-    let names: Vec<String> = channels
-        .iter()
-        .map(|c| format!("{} ({})", c.name, c.platform))
-        .collect();
-    anyhow::bail!(
-        "this build of agencybot has no chat adapters yet, so it cannot serve the configured channels: {}",
-        names.join(", ")
-    )
+    let api = configured_api(config, &secrets)?;
+    let engine = Arc::new(engine(config, &secrets, store.clone(), api)?);
+    crate::serve::channels(config, &secrets, store, engine).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The team a command is about: the one named, or the only one there is.

@@ -441,3 +441,71 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
     );
     assert_eq!(model.remaining(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
+    use agencybot_testkit::{FakeTelegram, Reply, ScriptedModel};
+
+    let telegram = FakeTelegram::start("42:run-test").await;
+    let model = ScriptedModel::start().await;
+    model.push(Reply::text("Hello from agencybot run."));
+    let sandbox = agencybot_ofapi::sandbox::Sandbox::start(
+        agencybot_ofapi::sandbox::SandboxConfig::new("sandbox-key"),
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[ofapi]\nbase_url = \"{}\"\n\
+             [[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [111]\n\
+             [[channels.telegram]]\nname = \"tg\"\napi_url = \"{}\"\n",
+            model.url(),
+            sandbox.url(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", "42:run-test")
+        .env("ONLYFANSAPI_API_KEY", "sandbox-key")
+        .env("RUST_LOG", "info")
+        .args(["run", "--config", "a.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    telegram
+        .wait_until(std::time::Duration::from_secs(20), |t| {
+            !t.calls("getupdates").is_empty() || !t.calls("getme").is_empty()
+        })
+        .await;
+    telegram.send_text(111, "hi");
+    telegram
+        .wait_until(std::time::Duration::from_secs(20), |t| {
+            t.calls("sendmessage")
+                .iter()
+                .any(|c| c["text"] == "Hello from agencybot run.")
+        })
+        .await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("Telegram channel is live"), "{out}");
+    assert!(out.contains("stopping: finishing turns in flight"), "{out}");
+    assert!(
+        !out.contains("42:run-test"),
+        "the token never reaches the logs"
+    );
+}

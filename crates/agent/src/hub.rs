@@ -253,6 +253,21 @@ impl Hub {
         job.responder.finished(&report).await;
     }
 
+    /// Whether none of `ids` waits for an answer any more (so its buttons
+    /// can go). Unknown on a store error: the buttons stay.
+    pub async fn all_decided(&self, ids: &[i64]) -> bool {
+        for id in ids {
+            match self.inner.store.pending_action(*id).await {
+                Ok(Some(action)) if action.state == agencybot_core::ActionState::Pending => {
+                    return false;
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
     /// Stops taking messages and waits (up to `grace`) for queued and
     /// running turns to finish. Returns whether everything finished.
     pub async fn shutdown(&self, grace: Duration) -> bool {
@@ -287,6 +302,21 @@ pub enum ConfirmButton {
 }
 
 impl ConfirmButton {
+    /// What pressing the button says to the engine. "All" answers like a
+    /// typed yes or no, which covers every action waiting for this user.
+    #[must_use]
+    pub fn content(&self) -> agencybot_core::InboundContent {
+        match self {
+            ConfirmButton::One { id, approve } => agencybot_core::InboundContent::Confirmation {
+                action_id: *id,
+                approve: *approve,
+            },
+            ConfirmButton::All { approve, .. } => {
+                agencybot_core::InboundContent::Text(if *approve { "yes" } else { "no" }.into())
+            }
+        }
+    }
+
     #[must_use]
     pub fn data(&self) -> String {
         match self {
@@ -326,6 +356,50 @@ impl ConfirmButton {
             ConfirmButton::All { ids, .. } => ids.clone(),
         }
     }
+}
+
+/// What to tell a sender whose message was not taken, if anything;
+/// `denied` words the refusal the platform's way.
+#[must_use]
+pub fn refusal(
+    admission: &Result<Admission, HubError>,
+    denied: impl FnOnce() -> String,
+) -> Option<String> {
+    match admission {
+        Ok(Admission::Accepted | Admission::Duplicate) => None,
+        Ok(Admission::Denied) => Some(denied()),
+        Ok(Admission::Closed) => {
+            Some("I'm restarting — please send that again in a minute.".into())
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot hand the message to the engine");
+            Some("Sorry, I can't take messages right now. Please try again shortly.".into())
+        }
+    }
+}
+
+/// The message sent instead of a file over the platform's upload limit.
+#[must_use]
+pub fn too_large(
+    file: &agencybot_core::Attachment,
+    platform: agencybot_core::Platform,
+) -> Option<String> {
+    let limit = platform.file_limit();
+    let size = file.bytes.len() as u64;
+    (size > limit).then(|| {
+        format!(
+            "{} is {:.1} MB, over {}'s {} MB limit for bots, so I can't send it here. Ask for a shorter period or fewer columns.",
+            file.file_name,
+            size as f64 / 1_000_000.0,
+            match platform {
+                agencybot_core::Platform::Telegram => "Telegram",
+                agencybot_core::Platform::Slack => "Slack",
+                agencybot_core::Platform::Discord => "Discord",
+                agencybot_core::Platform::Terminal => "the terminal",
+            },
+            limit / (1024 * 1024)
+        )
+    })
 }
 
 /// Splits `text` into pieces of at most `limit` characters, preferring

@@ -33,7 +33,9 @@ pub use confirm::{Decision, Selection, parse_reply, summarize_call};
 pub use engine::{
     Engine, EngineConfig, EngineError, EventSink, Mode, PromptSection, TurnReport, TurnRequest,
 };
-pub use hub::{Admission, ConfirmButton, Hub, HubError, Incoming, Responder, split_text};
+pub use hub::{
+    Admission, ConfirmButton, Hub, HubError, Incoming, Responder, refusal, split_text, too_large,
+};
 pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
 pub use tools::{

@@ -21,7 +21,8 @@ impl Platform {
     pub fn message_limit(self) -> usize {
         match self {
             Platform::Telegram => 4096,
-            Platform::Slack => 40_000,
+            // Slack accepts more, but a section block holds 3,000.
+            Platform::Slack => 3000,
             Platform::Discord => 2000,
             Platform::Terminal => usize::MAX,
         }

@@ -11,10 +11,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use agencybot_agent::{Admission, ConfirmButton, Hub, Incoming, Responder, TurnReport, split_text};
+use agencybot_agent::{
+    ConfirmButton, Hub, Incoming, Responder, TurnReport, refusal, split_text, too_large,
+};
 use agencybot_core::{
-    ActionState, Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage,
-    Platform, ProposedAction, Secret,
+    Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
+    ProposedAction, Secret,
 };
 use futures::future::BoxFuture;
 use serenity::all::{
@@ -25,12 +27,11 @@ use serenity::all::{
 };
 use tokio::sync::{Notify, watch};
 
-/// Discord's limit on one message's text.
-const MESSAGE_LIMIT: usize = 2000;
-/// What a bot may attach without a boosted server.
-const FILE_LIMIT: u64 = 10 * 1024 * 1024;
 /// Discord's own REST base; anything else is a proxy or a fake.
 pub const DISCORD_API_URL: &str = "https://discord.com";
+/// What a sender who may not use the channel is told.
+const NOT_ALLOWED: &str =
+    "Sorry, you're not allowed to use agencybot here. Ask an admin to add you.";
 /// REST calls are given this long before the adapter gives up on them.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -212,12 +213,7 @@ impl Adapter {
         match self.hub.access(&user_id).await {
             Ok((_, access)) if access.role().is_some() => {}
             Ok(_) => {
-                let _ = message
-                    .reply(
-                        &http,
-                        "Sorry, you're not allowed to use agencybot here. Ask an admin to add you.",
-                    )
-                    .await;
+                let _ = message.reply(&http, NOT_ALLOWED).await;
                 return;
             }
             Err(error) => {
@@ -303,15 +299,7 @@ impl Adapter {
             .our_thread(&context, click.channel_id)
             .await
             .unwrap_or(click.channel_id);
-        let content = match &button {
-            ConfirmButton::One { id, approve } => InboundContent::Confirmation {
-                action_id: *id,
-                approve: *approve,
-            },
-            ConfirmButton::All { approve, .. } => {
-                InboundContent::Text(if *approve { "yes" } else { "no" }.into())
-            }
-        };
+        let content = button.content();
         let responder = Arc::new(DiscordResponder::new(
             http.clone(),
             click.channel_id,
@@ -354,18 +342,10 @@ impl Adapter {
             },
             responder,
         };
-        let refusal = match self.hub.submit(incoming).await {
-            Ok(Admission::Accepted | Admission::Duplicate) => return,
-            Ok(Admission::Denied) => {
-                "Sorry, you're not allowed to use agencybot here. Ask an admin to add you."
-            }
-            Ok(Admission::Closed) => "I'm restarting — please ask again in a minute.",
-            Err(error) => {
-                tracing::error!(%error, "cannot hand the message to the engine");
-                "Sorry, I can't take messages right now. Please try again shortly."
-            }
-        };
-        let _ = thread.say(&http, refusal).await;
+        let admission = self.hub.submit(incoming).await;
+        if let Some(text) = refusal(&admission, || NOT_ALLOWED.to_owned()) {
+            let _ = thread.say(&http, text).await;
+        }
     }
 }
 
@@ -477,7 +457,7 @@ impl DiscordResponder {
     /// Sends `text` in pieces of at most 2,000 characters; the first replaces
     /// the progress message, the last carries the buttons.
     async fn send_text(&self, text: &str, rows: Vec<CreateActionRow>) {
-        let pieces = split_text(text, MESSAGE_LIMIT);
+        let pieces = split_text(text, Platform::Discord.message_limit());
         let last = pieces.len().saturating_sub(1);
         for (index, piece) in pieces.into_iter().enumerate() {
             let components = if index == last {
@@ -509,13 +489,7 @@ impl DiscordResponder {
     }
 
     async fn send_file(&self, file: Attachment) {
-        let size = file.bytes.len() as u64;
-        if size > FILE_LIMIT {
-            let text = format!(
-                "{} is {:.1} MB, over Discord's 10 MB limit for attachments, so I can't post it here. Ask for a shorter period or fewer columns.",
-                file.file_name,
-                size as f64 / 1_000_000.0
-            );
+        if let Some(text) = too_large(&file, Platform::Discord) {
             self.send(CreateMessage::new().content(text)).await;
             return;
         }
@@ -559,12 +533,8 @@ impl Responder for DiscordResponder {
             let Some((message, ids)) = &self.pressed else {
                 return;
             };
-            for id in ids {
-                match self.hub.store().pending_action(*id).await {
-                    Ok(Some(action)) if action.state == ActionState::Pending => return,
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
+            if !self.hub.all_decided(ids).await {
+                return;
             }
             let edit = EditMessage::new().components(Vec::new());
             let _ = tokio::time::timeout(

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agencybot_agent::{InternalTool, ToolContext, ToolOutput};
-use agencybot_core::{Attachment, Platform, Role, Secret};
+use agencybot_core::{Platform, Role, Secret};
 use agencybot_discord::{DiscordOptions, serve};
-use agencybot_ofapi::Access;
-use agencybot_testkit::{FakeDiscord, Reply, Stack, Step, TestMember};
-use futures::future::BoxFuture;
+use agencybot_testkit::{
+    FakeDiscord, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result,
+};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -103,14 +102,7 @@ async fn a_mention_opens_a_thread_with_a_sandbox_backed_answer() {
     run.stack
         .model
         .push(Step::Dynamic(Box::new(|request: &Value| {
-            let result = request["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .rev()
-                .find(|m| m["role"] == "tool")
-                .unwrap();
-            let data: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+            let data = last_tool_result(request);
             Reply::text(&format!(
                 "Luna can withdraw ${} now.",
                 data["payoutAvailable"]
@@ -270,41 +262,11 @@ async fn a_long_answer_arrives_in_several_messages_with_nothing_lost() {
     run.stop().await;
 }
 
-struct BigFile;
-
-impl InternalTool for BigFile {
-    fn name(&self) -> &str {
-        "big_export"
-    }
-    fn description(&self) -> &str {
-        "Exports a lot."
-    }
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {}})
-    }
-    fn access(&self) -> Access {
-        Access::Read
-    }
-    fn run<'a>(
-        &'a self,
-        context: &'a ToolContext<'a>,
-        _arguments: Value,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
-        Box::pin(async move {
-            (context.send_file)(Attachment {
-                file_name: "big.csv".into(),
-                mime_type: "text/csv".into(),
-                bytes: vec![b'x'; 11 * 1024 * 1024],
-                caption: None,
-            });
-            Ok(ToolOutput::new(json!({"sent": true})))
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_csv_is_attached_and_one_over_the_limit_is_explained() {
-    let run = running_with(|engine| engine.register_tool(Arc::new(BigFile))).await;
+    let run =
+        running_with(|engine| engine.register_tool(Arc::new(LargeFileTool { megabytes: 11 })))
+            .await;
     let account = run.stack.account(0);
     run.stack.model.push(Reply::tool(
         "export_csv",
@@ -330,7 +292,7 @@ async fn a_csv_is_attached_and_one_over_the_limit_is_explained() {
         "header and five links"
     );
 
-    run.stack.model.push(Reply::tool("big_export", json!({})));
+    run.stack.model.push(Reply::tool("large_export", json!({})));
     run.stack.model.push(Reply::text("Done."));
     run.discord
         .user_message(thread, ANN, "export everything", false);

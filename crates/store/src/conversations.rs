@@ -67,6 +67,19 @@ impl Store {
         })
     }
 
+    /// Whether anything was ever said in the conversation (for adapters
+    /// deciding whether a thread is one of the bot's).
+    pub async fn has_conversation(&self, key: &ConversationKey) -> Result<bool> {
+        let found: Option<(i64,)> = self
+            .db
+            .fetch_optional(
+                "SELECT id FROM conversations WHERE key = $1",
+                args![key.to_string()],
+            )
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// The conversation's messages, oldest first.
     pub async fn history(&self, conversation_id: i64) -> Result<Vec<StoredMessage>> {
         let rows: Vec<MessageRow> = self

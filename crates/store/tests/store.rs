@@ -304,7 +304,9 @@ async fn conversations_keep_history_per_key(store: &Store) {
     let team_id = team(store).await;
     let ann = ConversationKey::direct(Platform::Telegram, "10", "10");
     let bo = ConversationKey::direct(Platform::Telegram, "11", "11");
+    assert!(!store.has_conversation(&ann).await.unwrap());
     let conv = store.conversation(team_id, &ann, at(9, 0)).await.unwrap();
+    assert!(store.has_conversation(&ann).await.unwrap());
     let again = store.conversation(team_id, &ann, at(9, 1)).await.unwrap();
     assert_eq!(conv.id, again.id);
     let other = store.conversation(team_id, &bo, at(9, 0)).await.unwrap();

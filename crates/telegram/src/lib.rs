@@ -14,10 +14,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agencybot_agent::{Admission, ConfirmButton, Hub, Incoming, Responder, TurnReport};
+use agencybot_agent::{ConfirmButton, Hub, Incoming, Responder, TurnReport, refusal, too_large};
 use agencybot_core::{
-    ActionState, Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage,
-    Platform, ProposedAction, Secret,
+    Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
+    ProposedAction, Secret,
 };
 use futures::future::BoxFuture;
 use teloxide::prelude::*;
@@ -29,11 +29,6 @@ use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
 
 pub use format::markdown_to_html;
-
-/// Telegram's limit on one message's text.
-const MESSAGE_LIMIT: usize = 4096;
-/// Telegram's limit on what a bot may upload.
-const FILE_LIMIT: u64 = 50 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -319,15 +314,7 @@ impl Adapter {
         }
         // Answered at once so the button stops spinning; the outcome follows as a message.
         let _ = self.bot.answer_callback_query(query.id.clone()).await;
-        let content = match &button {
-            ConfirmButton::One { id, approve } => InboundContent::Confirmation {
-                action_id: *id,
-                approve: *approve,
-            },
-            ConfirmButton::All { approve, .. } => {
-                InboundContent::Text(if *approve { "yes" } else { "no" }.into())
-            }
-        };
+        let content = button.content();
         let responder = Arc::new(TelegramResponder::new(
             self.bot.clone(),
             chat,
@@ -369,20 +356,14 @@ impl Adapter {
             },
             responder,
         };
-        let refusal = match self.hub.submit(incoming).await {
-            Ok(Admission::Accepted | Admission::Duplicate) => return,
-            Ok(Admission::Denied) => format!(
+        let admission = self.hub.submit(incoming).await;
+        if let Some(text) = refusal(&admission, || {
+            format!(
                 "You're not allowed to use this bot yet. Your Telegram user ID is {user_id} — ask an admin to add it."
-            ),
-            Ok(Admission::Closed) => {
-                "I'm restarting — please send that again in a minute.".to_owned()
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot hand the message to the engine");
-                "Sorry, I can't take messages right now. Please try again shortly.".to_owned()
-            }
-        };
-        let _ = self.bot.send_message(chat, refusal).await;
+            )
+        }) {
+            let _ = self.bot.send_message(chat, text).await;
+        }
     }
 
     fn lock_groups(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
@@ -481,7 +462,7 @@ impl TelegramResponder {
     /// Sends `text` in as many messages as it takes; the first replaces the
     /// progress message, the last carries the buttons.
     async fn send_text(&self, text: &str, buttons: Option<InlineKeyboardMarkup>) {
-        let chunks = format::chunks(text, MESSAGE_LIMIT);
+        let chunks = format::chunks(text, Platform::Telegram.message_limit());
         let last = chunks.len().saturating_sub(1);
         for (index, (plain, html)) in chunks.iter().enumerate() {
             let markup = if index == last { buttons.clone() } else { None };
@@ -547,13 +528,7 @@ impl TelegramResponder {
     }
 
     async fn send_file(&self, file: Attachment) {
-        let size = file.bytes.len() as u64;
-        if size > FILE_LIMIT {
-            let text = format!(
-                "{} is {:.1} MB, over Telegram's 50 MB limit for bots, so I can't send it here. Ask for a shorter period or fewer columns.",
-                file.file_name,
-                size as f64 / 1_000_000.0
-            );
+        if let Some(text) = too_large(&file, Platform::Telegram) {
             self.send(&text, &format::markdown_to_html(&text), None)
                 .await;
             return;
@@ -604,12 +579,8 @@ impl Responder for TelegramResponder {
             let Some((message, ids)) = &self.pressed else {
                 return;
             };
-            for id in ids {
-                match self.hub.store().pending_action(*id).await {
-                    Ok(Some(action)) if action.state == ActionState::Pending => return,
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
+            if !self.hub.all_decided(ids).await {
+                return;
             }
             let _ = self
                 .bot

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agencybot_agent::{InternalTool, ToolContext, ToolOutput};
-use agencybot_core::{Attachment, Platform, Role, Secret};
-use agencybot_ofapi::Access;
+use agencybot_core::{Platform, Role, Secret};
 use agencybot_telegram::{Mode, TelegramOptions, serve};
-use agencybot_testkit::{FakeTelegram, Reply, Stack, Step, TestMember};
-use futures::future::BoxFuture;
+use agencybot_testkit::{
+    FakeTelegram, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result,
+};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -109,14 +108,7 @@ async fn a_permitted_user_gets_a_sandbox_backed_answer() {
     run.stack
         .model
         .push(Step::Dynamic(Box::new(|request: &Value| {
-            let result = request["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .rev()
-                .find(|m| m["role"] == "tool")
-                .unwrap();
-            let data: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+            let data = last_tool_result(request);
             Reply::text(&format!(
                 "**Mia** earned ${} net this week.",
                 data["total"]["total"]
@@ -258,42 +250,11 @@ async fn a_long_answer_arrives_in_several_messages_with_nothing_lost() {
     run.stop().await;
 }
 
-/// Sends a file too big for Telegram.
-struct HugeFile;
-
-impl InternalTool for HugeFile {
-    fn name(&self) -> &str {
-        "huge_export"
-    }
-    fn description(&self) -> &str {
-        "Exports everything."
-    }
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {}})
-    }
-    fn access(&self) -> Access {
-        Access::Read
-    }
-    fn run<'a>(
-        &'a self,
-        context: &'a ToolContext<'a>,
-        _arguments: Value,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
-        Box::pin(async move {
-            (context.send_file)(Attachment {
-                file_name: "everything.csv".into(),
-                mime_type: "text/csv".into(),
-                bytes: vec![b'x'; 51 * 1024 * 1024],
-                caption: None,
-            });
-            Ok(ToolOutput::new(json!({"sent": true})))
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_csv_reaches_the_chat_and_one_over_the_limit_is_explained() {
-    let run = running_with(|engine| engine.register_tool(Arc::new(HugeFile))).await;
+    let run =
+        running_with(|engine| engine.register_tool(Arc::new(LargeFileTool { megabytes: 51 })))
+            .await;
     let account = run.stack.account(0);
     let fans = run.stack.sandbox.inspect(|d| d.accounts[0].fans.len());
     run.stack.model.push(Reply::tool(
@@ -313,7 +274,7 @@ async fn a_csv_reaches_the_chat_and_one_over_the_limit_is_explained() {
     );
     run.wait_for_text(ANN, "Here are all your fans.").await;
 
-    run.stack.model.push(Reply::tool("huge_export", json!({})));
+    run.stack.model.push(Reply::tool("large_export", json!({})));
     run.stack.model.push(Reply::text("Done."));
     run.telegram.send_text(ANN, "Export everything");
     run.wait_for_text(ANN, "over Telegram's 50 MB limit").await;

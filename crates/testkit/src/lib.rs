@@ -5,11 +5,15 @@
 mod discord;
 mod model;
 mod postgres;
+mod slack;
 mod stack;
 mod telegram;
+mod tools;
 
 pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
-pub use model::{Reply, ScriptedModel, Step};
+pub use model::{Reply, ScriptedModel, Step, last_tool_result};
 pub use postgres::{PostgresSchema, postgres_url};
+pub use slack::{FakeSlack, SLACK_BOT_USER, SlackCall, post_signed, slack_signature};
 pub use stack::{Stack, TestMember, sandbox_now};
 pub use telegram::{BOT_USER_ID, BotCall, FakeTelegram};
+pub use tools::LargeFileTool;

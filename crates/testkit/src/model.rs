@@ -65,6 +65,17 @@ impl Reply {
     }
 }
 
+/// The newest tool result in a chat-completions request, parsed.
+#[must_use]
+pub fn last_tool_result(request: &Value) -> Value {
+    request["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "tool"))
+        .and_then(|m| m["content"].as_str())
+        .and_then(|content| serde_json::from_str(content).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// What the server does for one request.
 pub enum Step {
     Reply(Reply),

@@ -1,0 +1,158 @@
+//! `agencybot run`: every configured channel in one process, stopped
+//! gracefully by SIGTERM or Ctrl-C (turns in flight finish first).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agencybot_agent::{Engine, Hub};
+use agencybot_store::Store;
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{Config, Secrets, SlackMode, TelegramMode};
+
+/// How long a stopping channel waits for turns in flight.
+const GRACE: Duration = Duration::from_secs(30);
+
+fn secret(secrets: &Secrets, env: &str) -> anyhow::Result<agencybot_core::Secret> {
+    secrets
+        .get(env)
+        .cloned()
+        .with_context(|| format!("{env} is not set"))
+}
+
+fn address(text: &str, key: &str) -> anyhow::Result<SocketAddr> {
+    text.parse()
+        .with_context(|| format!("`{key}` must be an address like 0.0.0.0:8443, not `{text}`"))
+}
+
+/// Starts every channel and waits for a stop signal.
+pub async fn channels(
+    config: &Config,
+    secrets: &Secrets,
+    store: Store,
+    engine: Arc<Engine>,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let mut running = Running::new();
+    let hub = |name: &str| Hub::new(engine.clone(), store.clone(), name);
+    for channel in &config.channels.telegram {
+        let name = channel.name.get_ref().clone();
+        let mode = match channel.mode {
+            TelegramMode::Polling => agencybot_telegram::Mode::Polling,
+            TelegramMode::Webhook => agencybot_telegram::Mode::Webhook {
+                url: channel.webhook_url.clone().unwrap_or_default(),
+                listen: address(&channel.webhook_listen, "webhook_listen")?,
+                secret: secret(secrets, &channel.webhook_secret_env)?,
+            },
+        };
+        let options = agencybot_telegram::TelegramOptions {
+            token: secret(secrets, &channel.token_env)?,
+            api_url: channel.api_url.clone(),
+            mode,
+            grace: GRACE,
+        };
+        spawn(
+            &mut running,
+            name.clone(),
+            agencybot_telegram::serve(options, hub(&name), stopped.clone()),
+        );
+    }
+    for channel in &config.channels.slack {
+        let name = channel.name.get_ref().clone();
+        let mode = match channel.mode {
+            SlackMode::Socket => agencybot_slack::SlackMode::Socket {
+                app_token: secret(secrets, &channel.app_token_env)?,
+            },
+            SlackMode::Events => agencybot_slack::SlackMode::Events {
+                signing_secret: secret(secrets, &channel.signing_secret_env)?,
+                listen: address(&channel.events_listen, "events_listen")?,
+            },
+        };
+        let options = agencybot_slack::SlackOptions {
+            bot_token: secret(secrets, &channel.bot_token_env)?,
+            api_url: channel.api_url.clone(),
+            mode,
+            grace: GRACE,
+        };
+        spawn(
+            &mut running,
+            name.clone(),
+            agencybot_slack::serve(options, hub(&name), stopped.clone()),
+        );
+    }
+    for channel in &config.channels.discord {
+        let name = channel.name.get_ref().clone();
+        let options = agencybot_discord::DiscordOptions {
+            token: secret(secrets, &channel.token_env)?,
+            api_url: channel.api_url.clone(),
+            grace: GRACE,
+        };
+        spawn(
+            &mut running,
+            name.clone(),
+            agencybot_discord::serve(options, hub(&name), stopped.clone()),
+        );
+    }
+    tracing::info!(
+        channels = running.len(),
+        "agencybot is running; SIGTERM or Ctrl-C stops it"
+    );
+    let mut failures = Vec::new();
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("stopping: finishing turns in flight"),
+        Some(ended) = running.join_next() => {
+            if let Ok((name, Err(error))) = ended {
+                tracing::error!(channel = %name, %error, "channel stopped");
+                failures.push(format!("{name}: {error}"));
+            }
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(ended) = running.join_next().await {
+        if let Ok((name, Err(error))) = ended {
+            failures.push(format!("{name}: {error}"));
+        }
+    }
+    store.close().await;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("channels failed: {}", failures.join("; "))
+    }
+}
+
+type Running = JoinSet<(String, Result<(), String>)>;
+
+/// Runs one channel, reporting its name with how it ended.
+fn spawn<E: std::fmt::Display>(
+    running: &mut Running,
+    name: String,
+    serving: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) {
+    running.spawn(async move { (name, serving.await.map_err(|error| error.to_string())) });
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

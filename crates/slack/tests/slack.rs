@@ -1,0 +1,477 @@
+//! The Slack adapter end to end: slack-morphism against a fake Web API and
+//! Socket Mode websocket on 127.0.0.1, and signed Events API requests, with
+//! the scripted model and the sandbox behind the engine.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agencybot_core::{Platform, Role, Secret};
+use agencybot_slack::{SlackMode, SlackOptions, serve};
+use agencybot_testkit::{
+    FakeSlack, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result, post_signed,
+};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+const ANN: &str = "UANN0001";
+const BOB: &str = "UBOB0002";
+const STRANGER: &str = "USTRANGE9";
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Running {
+    stack: Stack,
+    slack: FakeSlack,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), agencybot_slack::SlackError>>,
+    /// Events API mode: where to post.
+    events: Option<String>,
+}
+
+async fn free_address() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+async fn running_with(
+    events_api: bool,
+    setup: impl FnOnce(&mut agencybot_agent::Engine),
+) -> Running {
+    let members = [
+        TestMember {
+            name: "Ann",
+            role: Role::Owner,
+            user_id: ANN,
+        },
+        TestMember {
+            name: "Bob",
+            role: Role::Member,
+            user_id: BOB,
+        },
+    ];
+    let stack = Stack::start_with("slack", Platform::Slack, &members, false, setup).await;
+    let slack = FakeSlack::start().await;
+    let (stop, stopped) = watch::channel(false);
+    let (mode, events) = if events_api {
+        let listen = free_address().await;
+        (
+            SlackMode::Events {
+                signing_secret: Secret::new(SECRET),
+                listen,
+            },
+            Some(format!("http://{listen}")),
+        )
+    } else {
+        (
+            SlackMode::Socket {
+                app_token: Secret::new("xapp-test"),
+            },
+            None,
+        )
+    };
+    let options = SlackOptions {
+        bot_token: Secret::new("xoxb-test"),
+        api_url: slack.api_url(),
+        mode,
+        grace: Duration::from_secs(5),
+    };
+    let task = tokio::spawn(serve(options, stack.hub.clone(), stopped));
+    if events_api {
+        slack
+            .wait_until(WAIT, |s| !s.calls("auth.test").is_empty())
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    } else {
+        slack.wait_until(WAIT, FakeSlack::socket_connected).await;
+    }
+    Running {
+        stack,
+        slack,
+        stop,
+        task,
+        events,
+    }
+}
+
+async fn running() -> Running {
+    running_with(false, |_| {}).await
+}
+
+impl Running {
+    async fn wait_for_text(&self, channel: &str, needle: &str) {
+        let needle = needle.to_owned();
+        self.slack
+            .wait_until(WAIT, |s| {
+                s.texts(channel).iter().any(|t| t.contains(&needle))
+            })
+            .await;
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the channel stops");
+        result.unwrap().unwrap();
+    }
+
+    async fn post_event(
+        &self,
+        callback: &Value,
+        timestamp: i64,
+        secret: &str,
+        retry: Option<u32>,
+    ) -> (u16, String) {
+        let url = format!("{}/slack/events", self.events.as_ref().unwrap());
+        post_signed(&url, secret, timestamp, callback, false, retry).await
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dm_gets_a_sandbox_backed_answer() {
+    let run = running().await;
+    let account = run.stack.account(2);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "account.get-top-percentage", "arguments": {"account": account}}),
+    ));
+    run.stack
+        .model
+        .push(Step::Dynamic(Box::new(|request: &Value| {
+            let data = last_tool_result(request);
+            Reply::text(&format!(
+                "**Aria** is in the top {}%.",
+                data["top_percentage"]
+            ))
+        })));
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "Where does Aria rank?"));
+    let envelope = run.slack.socket_event(callback);
+    run.wait_for_text(&format!("D{ANN}"), "is in the top").await;
+    assert!(run.slack.acked(&envelope));
+    let answer = run
+        .slack
+        .texts(&format!("D{ANN}"))
+        .into_iter()
+        .find(|t| t.contains("top"))
+        .unwrap();
+    assert_eq!(answer, "*Aria* is in the top 6.0%.");
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_is_refused_without_a_model_call() {
+    let run = running().await;
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(STRANGER, "how much did we earn?"));
+    run.slack.socket_event(callback);
+    run.wait_for_text(&format!("D{STRANGER}"), "not allowed")
+        .await;
+    assert!(run.stack.model.requests().is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mention_is_answered_in_a_thread_and_follow_ups_need_no_mention() {
+    let run = running().await;
+    run.stack.model.push(Reply::text("Hi team."));
+    let mention = run.slack.mention("C1", ANN, "hello", None);
+    let thread = mention["ts"].as_str().unwrap().to_owned();
+    let (_, callback) = run.slack.event_callback(mention);
+    run.slack.socket_event(callback);
+    run.wait_for_text("C1", "Hi team.").await;
+    let posted = run.slack.calls("chat.postMessage");
+    assert_eq!(
+        posted.last().unwrap()["thread_ts"],
+        thread.as_str(),
+        "answered in the thread"
+    );
+
+    run.stack.model.push(Reply::text("Still with you."));
+    let (_, follow_up) =
+        run.slack
+            .event_callback(run.slack.thread_message("C1", &thread, BOB, "and Luna?"));
+    run.slack.socket_event(follow_up);
+    run.wait_for_text("C1", "Still with you.").await;
+    assert!(
+        run.stack
+            .model
+            .requests()
+            .last()
+            .unwrap()
+            .to_string()
+            .contains("hello"),
+        "the thread's history is shared"
+    );
+
+    // A thread the bot is not part of is ignored.
+    let (_, elsewhere) = run.slack.event_callback(run.slack.thread_message(
+        "C1",
+        "1600000000.000001",
+        ANN,
+        "unrelated",
+    ));
+    run.slack.socket_event(elsewhere);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.stack.model.requests().len(), 2);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_the_requesters_button_runs_the_write_once() {
+    let run = running().await;
+    let before = run.stack.mass_messages();
+    let (account, list) = run.stack.sandbox.inspect(|d| {
+        (
+            d.accounts[0].id.clone(),
+            d.accounts[0].user_lists[2].id.clone(),
+        )
+    });
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "mass-messaging.send-mass-message", "arguments": {"account": account, "text": "Weekend special", "userLists": [list]}}),
+    ));
+    let mention = run.slack.mention("C2", ANN, "message my whales", None);
+    let thread = mention["ts"].as_str().unwrap().to_owned();
+    let (_, callback) = run.slack.event_callback(mention);
+    run.slack.socket_event(callback);
+    run.wait_for_text("C2", "Should I go ahead?").await;
+    let question = run
+        .slack
+        .calls("chat.update")
+        .into_iter()
+        .chain(run.slack.calls("chat.postMessage"))
+        .find(|c| {
+            c["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .unwrap();
+    let actions = question["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap()
+        .clone();
+    let block_id = actions["block_id"].as_str().unwrap().to_owned();
+    let yes = actions["elements"][0].clone();
+    assert_eq!(yes["text"]["text"], "Yes");
+    let message_ts = question["ts"].as_str().unwrap_or(&thread).to_owned();
+    let click = |user: &str| {
+        run.slack.click(
+            "C2",
+            &message_ts,
+            user,
+            yes["action_id"].as_str().unwrap(),
+            yes["value"].as_str().unwrap(),
+            &block_id,
+        )
+    };
+
+    run.slack.socket_interaction(click(BOB));
+    run.wait_for_text("C2", "Only the person who asked for this can confirm it")
+        .await;
+    assert_eq!(run.stack.mass_messages(), before);
+
+    run.stack.model.push(Reply::text("Sent to your whales."));
+    run.slack.socket_interaction(click(ANN));
+    run.wait_for_text("C2", "Sent to your whales.").await;
+    assert_eq!(run.stack.mass_messages(), before + 1);
+    run.slack
+        .wait_until(WAIT, |s| {
+            s.calls("chat.update").iter().any(|c| {
+                c["ts"] == message_ts.as_str()
+                    && c["blocks"]
+                        .as_array()
+                        .is_some_and(|b| b.iter().all(|b| b["type"] != "actions"))
+            })
+        })
+        .await;
+
+    run.slack.socket_interaction(click(ANN));
+    run.wait_for_text("C2", "already done").await;
+    assert_eq!(run.stack.mass_messages(), before + 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_answer_arrives_in_several_messages_with_nothing_lost() {
+    let run = running().await;
+    let answer: String = (0..50)
+        .map(|i| format!("Item {i}: {}\n\n", "chargeback detail ".repeat(12)))
+        .collect();
+    run.stack.model.push(Reply::text(answer.trim()));
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "all the details"));
+    run.slack.socket_event(callback);
+    let dm = format!("D{ANN}");
+    run.wait_for_text(&dm, "Item 49").await;
+    let texts = run.slack.texts(&dm);
+    assert!(texts.len() >= 3);
+    assert!(texts.iter().all(|t| t.chars().count() <= 3000));
+    let words: Vec<&str> = texts.iter().flat_map(|t| t.split_whitespace()).collect();
+    assert_eq!(words, answer.split_whitespace().collect::<Vec<_>>());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_csv_is_uploaded_and_one_over_the_limit_is_explained() {
+    let run = running_with(false, |engine| {
+        engine.register_tool(Arc::new(LargeFileTool { megabytes: 101 }))
+    })
+    .await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "export_csv",
+        json!({"endpoint": "free-trial-links.list-free-trial-links", "arguments": {"account": account}, "file_name": "trials.csv"}),
+    ));
+    run.stack
+        .model
+        .push(Reply::text("Your trial links are attached."));
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "export trial links"));
+    run.slack.socket_event(callback);
+    let dm = format!("D{ANN}");
+    run.wait_for_text(&dm, "Your trial links are attached.")
+        .await;
+    let uploads = run.slack.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&uploads[0].1).lines().count(),
+        3,
+        "header and two trial links"
+    );
+    let completed = run.slack.calls("files.completeUploadExternal");
+    assert_eq!(completed[0]["channel_id"], dm.as_str());
+    assert_eq!(completed[0]["files"][0]["title"], "trials.csv");
+    assert_eq!(
+        run.slack.calls("files.getUploadURLExternal")[0]["filename"],
+        "trials.csv"
+    );
+
+    run.stack.model.push(Reply::tool("large_export", json!({})));
+    run.stack.model.push(Reply::text("Done."));
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "export everything"));
+    run.slack.socket_event(callback);
+    run.wait_for_text(&dm, "over Slack's 100 MB limit").await;
+    assert_eq!(run.slack.uploads().len(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_events_api_checks_signatures_and_the_replay_window() {
+    let run = running_with(true, |_| {}).await;
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "how much did we earn?"));
+    let (status, _) = run
+        .post_event(&callback, now(), "not-the-secret", None)
+        .await;
+    assert_eq!(status, 401, "bad signature");
+    let (status, _) = run.post_event(&callback, now() - 600, SECRET, None).await;
+    assert!(
+        status == 401 || status == 400,
+        "an old timestamp is refused ({status})"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        run.stack.model.requests().is_empty(),
+        "no model call for rejected requests"
+    );
+
+    let (status, body) = run
+        .post_event(
+            &json!({"type": "url_verification", "challenge": "abc123", "token": "x"}),
+            now(),
+            SECRET,
+            None,
+        )
+        .await;
+    assert_eq!((status, body.as_str()), (200, "abc123"));
+
+    // A valid event is answered once, even when Slack retries it.
+    run.stack.model.push(Reply::text("Answered once."));
+    let (status, _) = run.post_event(&callback, now(), SECRET, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = run.post_event(&callback, now(), SECRET, Some(1)).await;
+    assert_eq!(status, 200);
+    run.wait_for_text(&format!("D{ANN}"), "Answered once.")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.stack.model.requests().len(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interactivity_over_http_is_verified_like_events() {
+    let run = running_with(true, |_| {}).await;
+    let before = run.stack.mass_messages();
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": "Slack promo"}}),
+    ));
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.dm(ANN, "make a Slack promo link"));
+    assert_eq!(run.post_event(&callback, now(), SECRET, None).await.0, 200);
+    let dm = format!("D{ANN}");
+    run.wait_for_text(&dm, "Should I go ahead?").await;
+    let question = run
+        .slack
+        .calls("chat.update")
+        .into_iter()
+        .chain(run.slack.calls("chat.postMessage"))
+        .find(|c| {
+            c["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .unwrap();
+    let actions = question["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap()
+        .clone();
+    let yes = &actions["elements"][0];
+    let payload = run.slack.click(
+        &dm,
+        question["ts"].as_str().unwrap_or("1"),
+        ANN,
+        yes["action_id"].as_str().unwrap(),
+        yes["value"].as_str().unwrap(),
+        actions["block_id"].as_str().unwrap(),
+    );
+    let url = format!("{}/slack/interactivity", run.events.as_ref().unwrap());
+    let (status, _) = post_signed(&url, "wrong", now(), &payload, true, None).await;
+    assert_eq!(status, 401);
+    run.stack.model.push(Reply::text("Link created."));
+    let (status, _) = post_signed(&url, SECRET, now(), &payload, true, None).await;
+    assert_eq!(status, 200);
+    run.wait_for_text(&dm, "Link created.").await;
+    assert!(run.stack.sandbox.inspect(|d| {
+        d.accounts[0]
+            .tracking_links
+            .iter()
+            .any(|l| l.name == "Slack promo")
+    }));
+    assert_eq!(run.stack.mass_messages(), before);
+    run.stop().await;
+}
