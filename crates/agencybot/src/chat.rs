@@ -47,7 +47,7 @@ pub async fn run(
     };
     let store = setup::open_ready_store(config).await?;
     let team = setup::pick_team(&store, config, options.team.as_deref()).await?;
-    let engine = setup::engine(config, &secrets, store.clone(), api)?;
+    let engine = setup::engine(config, &secrets, store.clone(), api, setup::skills(config))?;
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     let conversation = ConversationKey::direct(Platform::Terminal, "local", user.clone());
 

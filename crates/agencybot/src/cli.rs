@@ -37,6 +37,45 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Talk to agencybot in this terminal.
     Chat(ChatArgs),
+    /// List, show, install, remove and check skills.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// Every skill and bundle, marking those the team has installed.
+    List {
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// A skill's description and playbook.
+    Show { name: String },
+    /// Install a skill, or every skill of a bundle.
+    Install {
+        #[command(flatten)]
+        target: SkillTarget,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Remove a skill, or every skill of a bundle (even those also installed alone).
+    Remove {
+        #[command(flatten)]
+        target: SkillTarget,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Check skill folders (the configured ones when none are given).
+    Validate { dirs: Vec<PathBuf> },
+}
+
+#[derive(Debug, Args)]
+pub struct SkillTarget {
+    /// Skill name, e.g. churn-rescue.
+    pub name: Option<String>,
+    /// A bundle instead, e.g. Engagement.
+    #[arg(long, conflicts_with = "name")]
+    pub bundle: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +202,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             setup::run(&cli.config, &config, &environment()).await
         }
         Command::Sandbox(args) => sandbox(args).await,
+        Command::Skills(command) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            crate::skills::run(&config, command).await
+        }
         Command::Chat(args) => {
             let env = environment();
             // Trying the bot needs no config file: the defaults and the

@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/agencybot.toml";
 pub const EXAMPLE_CONFIG_PATH: &str = "config/agencybot.example.toml";
 const ENV_PREFIX: &str = "AGENCYBOT_";
 /// Sections whose scalar keys environment variables may override.
-const OVERRIDABLE_SECTIONS: [&str; 4] = ["general", "database", "llm", "ofapi"];
+const OVERRIDABLE_SECTIONS: [&str; 5] = ["general", "database", "llm", "ofapi", "skills"];
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -28,8 +28,39 @@ pub struct Config {
     pub database: Database,
     pub llm: Llm,
     pub ofapi: Ofapi,
+    pub skills: SkillsConfig,
     pub teams: Vec<TeamConfig>,
     pub channels: Channels,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SkillsConfig {
+    /// The built-in skills folder (relative to the working directory).
+    pub dir: PathBuf,
+    /// An extra folder with the agency's own skills.
+    pub extra_dir: Option<PathBuf>,
+    /// How often `agencybot run` looks for changed skill files, in seconds.
+    pub reload_secs: u64,
+}
+
+impl Default for SkillsConfig {
+    fn default() -> Self {
+        SkillsConfig {
+            dir: PathBuf::from("skills"),
+            extra_dir: None,
+            reload_secs: 5,
+        }
+    }
+}
+
+impl SkillsConfig {
+    #[must_use]
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(self.dir.clone())
+            .chain(self.extra_dir.clone())
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ mod doctor;
 mod members;
 mod serve;
 mod setup;
+mod skills;
 
 use std::process::ExitCode;
 

@@ -34,8 +34,11 @@ pub async fn channels(
     secrets: &Secrets,
     store: Store,
     engine: Arc<Engine>,
+    skills: Arc<agencybot_skills::Skills>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
+    let reload = Duration::from_secs(config.skills.reload_secs.max(1));
+    tokio::spawn(skills.watch(reload, stopped.clone()));
     let mut running = Running::new();
     let hub = |name: &str| Hub::new(engine.clone(), store.clone(), name);
     for channel in &config.channels.telegram {

@@ -169,8 +169,15 @@ pub async fn run(
     }
     let store = open_ready_store(config).await?;
     let api = configured_api(config, &secrets)?;
-    let engine = Arc::new(engine(config, &secrets, store.clone(), api)?);
-    crate::serve::channels(config, &secrets, store, engine).await?;
+    let skills = skills(config);
+    let engine = Arc::new(engine(
+        config,
+        &secrets,
+        store.clone(),
+        api,
+        skills.clone(),
+    )?);
+    crate::serve::channels(config, &secrets, store, engine, skills).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -199,12 +206,18 @@ pub struct ApiTarget {
     pub api_key: agencybot_core::Secret,
 }
 
-/// The turn engine as the config describes it.
+/// The skill folders the config names, loaded.
+pub fn skills(config: &Config) -> Arc<agencybot_skills::Skills> {
+    agencybot_skills::Skills::load(config.skills.dirs())
+}
+
+/// The turn engine as the config describes it, with the skills offered.
 pub fn engine(
     config: &Config,
     secrets: &Secrets,
     store: Store,
     api: ApiTarget,
+    skills: Arc<agencybot_skills::Skills>,
 ) -> anyhow::Result<Engine> {
     let mut client_config = ClientConfig::new(api.base_url, api.api_key);
     client_config.timeout = Duration::from_secs(config.ofapi.timeout_secs.max(1));
@@ -260,13 +273,9 @@ pub fn engine(
         prices: Prices(prices),
         ..EngineConfig::default()
     };
-    Ok(Engine::new(
-        store,
-        ofapi,
-        model,
-        engine_config,
-        Arc::new(SystemClock),
-    ))
+    let mut engine = Engine::new(store, ofapi, model, engine_config, Arc::new(SystemClock));
+    agencybot_skills::register(&mut engine, skills);
+    Ok(engine)
 }
 
 /// The configured OnlyFansAPI, with its key from the secrets.

@@ -509,3 +509,68 @@ async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
         "the token never reaches the logs"
     );
 }
+
+#[test]
+fn skills_are_validated_listed_installed_and_removed_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = workspace_root().join("skills");
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[skills]\ndir = \"{}\"\n[[teams]]\nname = \"Velvet\"\n",
+            shipped.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["skills"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", "a.toml"]);
+        agencybot(dir.path(), &all, &[])
+    };
+    let valid = run(&["validate"]);
+    assert!(valid.status.success(), "{}", text(&valid));
+    assert!(
+        text(&valid).contains("13 skill(s) valid."),
+        "{}",
+        text(&valid)
+    );
+
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("oops")).unwrap();
+    std::fs::write(broken.join("oops/SKILL.md"), "---\nname: oops\n---\nBody\n").unwrap();
+    let invalid = run(&["validate", broken.to_str().unwrap()]);
+    assert!(!invalid.status.success());
+    assert!(
+        text(&invalid).contains("oops/SKILL.md:2: `description`: missing"),
+        "{}",
+        text(&invalid)
+    );
+
+    let installed = run(&["install", "--bundle", "reports"]);
+    assert!(
+        text(&installed)
+            .contains("Installed for `Velvet`: chargeback-watch, creator-account-overview"),
+        "{}",
+        text(&installed)
+    );
+    let list = text(&run(&["list"]));
+    assert!(list.contains("[x] daily-earnings-digest"), "{list}");
+    assert!(list.contains("[ ] churn-rescue"), "{list}");
+    assert!(list.contains("Engagement: "), "{list}");
+    let removed = run(&["remove", "daily-earnings-digest"]);
+    assert!(
+        text(&removed).contains("Removed from `Velvet`: daily-earnings-digest"),
+        "{}",
+        text(&removed)
+    );
+    let unknown = run(&["install", "churn-rescues"]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("there is no skill `churn-rescues`; did you mean churn-rescue?"),
+        "{}",
+        text(&unknown)
+    );
+    let show = text(&run(&["show", "whale-watch"]));
+    assert!(show.starts_with("whale-watch — "), "{show}");
+}

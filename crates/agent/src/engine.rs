@@ -765,7 +765,19 @@ impl Engine {
                 json!({"error": format!("invalid arguments for {}", tool.name()), "problems": problems}),
             );
         }
+        if let Err(problem) = tool.check(&arguments) {
+            return CallResult::error(problem);
+        }
         if tool.access() != Access::Read {
+            if request.role < tool.required_role() {
+                return CallResult::error(format!(
+                    "not proposed: {} needs the {} role and this user is {}; tell them an {} has to ask for it",
+                    tool.name(),
+                    tool.required_role(),
+                    request.role,
+                    tool.required_role()
+                ));
+            }
             let summary = tool.summarize(&arguments);
             return self
                 .gate(request, tool.name(), arguments, summary, events)

@@ -57,6 +57,14 @@ pub trait InternalTool: Send + Sync {
     /// JSON Schema of the arguments.
     fn parameters(&self) -> Value;
     fn access(&self) -> Access;
+    /// The least role that may have it run, when it is a write.
+    fn required_role(&self) -> Role {
+        Role::Member
+    }
+    /// Checks the arguments beyond their schema, before anything is proposed.
+    fn check(&self, _arguments: &Value) -> Result<(), String> {
+        Ok(())
+    }
     /// What running it with these arguments will do, for the confirmation
     /// question (only asked for writes).
     fn summarize(&self, arguments: &Value) -> String {
