@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH};
-use crate::{chat, doctor, members, setup};
+use crate::{chat, doctor, members, setup, tasks};
 
 /// Self-hosted AI assistant for OnlyFans agencies: answers from live
 /// OnlyFansAPI data in Telegram, Slack and Discord, and asks before every write.
@@ -40,6 +40,153 @@ pub enum Command {
     /// List, show, install, remove and check skills.
     #[command(subcommand)]
     Skills(SkillsCommand),
+    /// List, add, edit, pause, resume, delete and run scheduled tasks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Ready-made scheduled tasks: list them or start one.
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
+    /// What requests cost: tokens, USD and OnlyFansAPI credits.
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Every task of the team with its schedule, status and next run.
+    List(TeamArg),
+    /// A task and its recent runs.
+    Show {
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Create a task.
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: TaskFields,
+        /// Endpoint ids runs may call without asking (e.g. tracking links create);
+        /// repeatable. Without any, runs never change anything.
+        #[arg(long = "allow-write", value_name = "ENDPOINT")]
+        allowed_writes: Vec<String>,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Change a task; options not given keep their value.
+    Edit {
+        name: String,
+        #[arg(long)]
+        rename: Option<String>,
+        #[command(flatten)]
+        fields: TaskFields,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Stop a task's runs until it is resumed.
+    Pause {
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Resume a paused task from its next fire time.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Delete a task and its run history.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Make a task due now; the running bot runs it within a tick.
+    Run {
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TaskFields {
+    /// What each run asks (runs cannot ask back, so state every choice).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// "daily 08:00", "weekly mon,fri 09:30", "monthly 1 08:00",
+    /// "every 15 minutes", "every 2 hours" or a 5-field crontab.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// IANA timezone the schedule is read in, e.g. Europe/Berlin
+    /// (default: the team's, else UTC).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Channel name from the config the results go to (default: the team's
+    /// only channel).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Chat on that channel: Telegram chat ID, Slack or Discord channel ID.
+    #[arg(long)]
+    pub destination: Option<String>,
+    /// A skill the task follows.
+    #[arg(long)]
+    pub skill: Option<String>,
+    /// Model for this task (default: the team's).
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCommand {
+    /// Every workflow with its category and default schedule.
+    List,
+    /// Create a scheduled task from a workflow.
+    Use {
+        slug: String,
+        /// Task name (default: the workflow's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: Box<TaskFields>,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// today, 7d, 30d, 6m, 1y or all.
+    #[arg(long, default_value = "7d")]
+    pub period: String,
+    /// Group by type, model, platform or user.
+    #[arg(long, default_value = "type")]
+    pub by: String,
+    /// Write the period's requests, one per line, to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write a PNG chart of the period to this file.
+    #[arg(long, value_name = "FILE.png")]
+    pub chart: Option<PathBuf>,
+    /// What the chart shows: cost, credits or tokens.
+    #[arg(long, default_value = "cost")]
+    pub measure: String,
+    /// List the period's requests (newest first) after the totals.
+    #[arg(long)]
+    pub activity: bool,
+    /// Only requests from this platform (telegram, slack, discord, terminal).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Only requests of this type (chat, scheduled_task).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Only requests answered by this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only requests from this platform user ID.
+    #[arg(long)]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub team: TeamArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +380,30 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )
             .await
+        }
+        Command::Tasks(command) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            let store = setup::open_ready_store(&config).await?;
+            let result = tasks::run(&store, &config, command).await;
+            store.close().await;
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Workflows(command) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            tasks::workflows(&config, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Usage(args) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            let store = setup::open_ready_store(&config).await?;
+            let result = tasks::usage(&store, &config, args).await;
+            store.close().await;
+            result?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Members(command) => {
             let config = load_config(&cli)?;

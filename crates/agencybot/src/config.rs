@@ -19,7 +19,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/agencybot.toml";
 pub const EXAMPLE_CONFIG_PATH: &str = "config/agencybot.example.toml";
 const ENV_PREFIX: &str = "AGENCYBOT_";
 /// Sections whose scalar keys environment variables may override.
-const OVERRIDABLE_SECTIONS: [&str; 5] = ["general", "database", "llm", "ofapi", "skills"];
+const OVERRIDABLE_SECTIONS: [&str; 6] =
+    ["general", "database", "llm", "ofapi", "skills", "scheduler"];
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +30,7 @@ pub struct Config {
     pub llm: Llm,
     pub ofapi: Ofapi,
     pub skills: SkillsConfig,
+    pub scheduler: SchedulerConfig,
     pub teams: Vec<TeamConfig>,
     pub channels: Channels,
 }
@@ -60,6 +62,36 @@ impl SkillsConfig {
         std::iter::once(self.dir.clone())
             .chain(self.extra_dir.clone())
             .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Ready-made tasks offered by `agencybot workflows` and in chat.
+    pub workflows: PathBuf,
+    /// How often due tasks are looked for, in seconds.
+    pub tick_secs: u64,
+    /// After downtime, a missed run younger than this (minutes) runs once.
+    pub catch_up_minutes: u64,
+    /// Tries per run before it counts as failed.
+    pub attempts: u32,
+    /// Seconds before the second try; doubles for each further one.
+    pub retry_secs: u64,
+    /// Failed runs in a row after which a task is paused.
+    pub pause_after: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            workflows: PathBuf::from("config/workflows.toml"),
+            tick_secs: 15,
+            catch_up_minutes: 60,
+            attempts: 3,
+            retry_secs: 30,
+            pause_after: 3,
+        }
     }
 }
 

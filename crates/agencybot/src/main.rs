@@ -9,6 +9,7 @@ mod members;
 mod serve;
 mod setup;
 mod skills;
+mod tasks;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,15 @@
-//! `agencybot run`: every configured channel in one process, stopped
-//! gracefully by SIGTERM or Ctrl-C (turns in flight finish first).
+//! `agencybot run`: every configured channel and the scheduled-task runner
+//! in one process, stopped gracefully by SIGTERM or Ctrl-C (turns and runs
+//! in flight finish first).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agencybot_agent::{Engine, Hub};
+use agencybot_agent::{Engine, Hub, Outbox};
+use agencybot_core::SystemClock;
+use agencybot_scheduler::Runner;
 use agencybot_store::Store;
 use anyhow::Context;
 use tokio::sync::watch;
@@ -38,9 +42,10 @@ pub async fn channels(
 ) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let reload = Duration::from_secs(config.skills.reload_secs.max(1));
-    tokio::spawn(skills.watch(reload, stopped.clone()));
+    tokio::spawn(skills.clone().watch(reload, stopped.clone()));
     let mut running = Running::new();
     let hub = |name: &str| Hub::new(engine.clone(), store.clone(), name);
+    let mut outboxes: HashMap<String, Arc<dyn Outbox>> = HashMap::new();
     for channel in &config.channels.telegram {
         let name = channel.name.get_ref().clone();
         let mode = match channel.mode {
@@ -57,6 +62,11 @@ pub async fn channels(
             mode,
             grace: GRACE,
         };
+        outboxes.insert(
+            name.clone(),
+            agencybot_telegram::outbox(&options, hub(&name))
+                .with_context(|| format!("channel `{name}`"))?,
+        );
         spawn(
             &mut running,
             name.clone(),
@@ -80,6 +90,7 @@ pub async fn channels(
             mode,
             grace: GRACE,
         };
+        outboxes.insert(name.clone(), agencybot_slack::outbox(&options, hub(&name)));
         spawn(
             &mut running,
             name.clone(),
@@ -93,12 +104,28 @@ pub async fn channels(
             api_url: channel.api_url.clone(),
             grace: GRACE,
         };
+        outboxes.insert(
+            name.clone(),
+            agencybot_discord::outbox(&options, hub(&name)),
+        );
         spawn(
             &mut running,
             name.clone(),
             agencybot_discord::serve(options, hub(&name), stopped.clone()),
         );
     }
+    let library = skills.clone();
+    let runner = Arc::new(Runner::new(
+        store.clone(),
+        engine.clone(),
+        outboxes,
+        Arc::new(SystemClock),
+        crate::setup::runner_config(config),
+        Some(Arc::new(move |name: &str| {
+            library.library().get(name).map(|skill| skill.body.clone())
+        })),
+    ));
+    let scheduler = tokio::spawn(runner.run(stopped.clone()));
     tracing::info!(
         channels = running.len(),
         "agencybot is running; SIGTERM or Ctrl-C stops it"
@@ -119,6 +146,7 @@ pub async fn channels(
             failures.push(format!("{name}: {error}"));
         }
     }
+    let _ = scheduler.await;
     store.close().await;
     if failures.is_empty() {
         Ok(())

@@ -275,7 +275,38 @@ pub fn engine(
     };
     let mut engine = Engine::new(store, ofapi, model, engine_config, Arc::new(SystemClock));
     agencybot_skills::register(&mut engine, skills);
+    agencybot_scheduler::register(&mut engine, Arc::new(workflows(config)?));
     Ok(engine)
+}
+
+/// The ready-made tasks the config points at; none when the file is absent.
+pub fn workflows(config: &Config) -> anyhow::Result<Vec<agencybot_scheduler::Workflow>> {
+    let path = &config.scheduler.workflows;
+    match agencybot_scheduler::workflows::load(path) {
+        Ok(workflows) => Ok(workflows),
+        Err(agencybot_scheduler::WorkflowError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            tracing::warn!(path = %path.display(), "no workflows file; no ready-made tasks are offered");
+            Ok(Vec::new())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The runner settings the config describes.
+pub fn runner_config(config: &Config) -> agencybot_scheduler::RunnerConfig {
+    let scheduler = &config.scheduler;
+    agencybot_scheduler::RunnerConfig {
+        tick: Duration::from_secs(scheduler.tick_secs.max(1)),
+        catch_up: chrono::Duration::minutes(
+            i64::try_from(scheduler.catch_up_minutes).unwrap_or(i64::MAX / 120_000),
+        ),
+        attempts: scheduler.attempts.max(1),
+        retry_after: Duration::from_secs(scheduler.retry_secs),
+        pause_after: i64::from(scheduler.pause_after.max(1)),
+        ..agencybot_scheduler::RunnerConfig::default()
+    }
 }
 
 /// The configured OnlyFansAPI, with its key from the secrets.

@@ -574,3 +574,177 @@ fn skills_are_validated_listed_installed_and_removed_from_the_cli() {
     let show = text(&run(&["show", "whale-watch"]));
     assert!(show.starts_with("whale-watch — "), "{show}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_workflows_and_usage_from_the_cli() {
+    use agencybot_core::{NewUsageRecord, Platform, RequestKind, UsageOutcome};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[scheduler]\nworkflows = \"{}\"\n[[teams]]\nname = \"Velvet\"\ntimezone = \"Europe/Berlin\"\n\
+             [[channels.telegram]]\nname = \"tg\"\nteam = \"Velvet\"\n",
+            workspace_root().join("config/workflows.toml").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", "a.toml"]);
+        let output = agencybot(dir.path(), &all, &[]);
+        (output.status.success(), text(&output))
+    };
+
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Morning",
+        "--prompt",
+        "Yesterday's earnings",
+        "--schedule",
+        "0 9 * * 1-5",
+        "--destination",
+        "111",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Created “Morning” — 0 9 * * 1-5 (Europe/Berlin), active, next ")
+            && out.contains("09:00")
+            && out.contains("to tg 111"),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Bad",
+        "--prompt",
+        "x",
+        "--schedule",
+        "0 25 * * *",
+        "--destination",
+        "1",
+    ]);
+    assert!(!ok && out.contains("0 25 * * *"), "{out}");
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Bad",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--timezone",
+        "Mars/Olympus",
+        "--destination",
+        "1",
+    ]);
+    assert!(!ok && out.contains("Mars/Olympus"), "{out}");
+
+    let (ok, out) = run(&["tasks", "pause", "Morning"]);
+    assert!(ok && out.contains("paused, next -"), "{out}");
+    let (ok, out) = run(&["tasks", "resume", "Morning"]);
+    assert!(ok && out.contains("active"), "{out}");
+    let (ok, out) = run(&["tasks", "edit", "Morning", "--schedule", "daily 07:30"]);
+    assert!(
+        ok && out.contains("daily 07:30") && out.contains("07:30,"),
+        "{out}"
+    );
+    let (ok, out) = run(&["tasks", "run", "Morning"]);
+    assert!(ok && out.contains("is due now"), "{out}");
+    let (ok, out) = run(&["tasks", "edit", "Nope", "--prompt", "x"]);
+    assert!(!ok && out.contains("no task named `Nope`"), "{out}");
+
+    let (ok, out) = run(&["workflows", "list"]);
+    assert!(
+        ok && out.contains("8 workflow(s)") && out.contains("whale-watch"),
+        "{out}"
+    );
+    let (ok, out) = run(&["workflows", "use", "whale-watch", "--destination", "111"]);
+    assert!(ok && out.contains("Created “Whale watch”"), "{out}");
+    let (ok, out) = run(&["tasks", "list"]);
+    assert!(ok && out.contains("2 scheduled task(s)"), "{out}");
+    let (ok, out) = run(&["tasks", "delete", "Morning"]);
+    assert!(ok && out.contains("Deleted"), "{out}");
+
+    // Seeded usage: three requests in the last 7 days, one older.
+    let store = agencybot_store::Store::connect(&agencybot_store::StoreOptions::new(format!(
+        "sqlite://{}",
+        dir.path().join("data/agencybot.db").display()
+    )))
+    .await
+    .unwrap();
+    let team = store.team_by_name("Velvet").await.unwrap().unwrap();
+    let now = chrono::Utc::now();
+    for (model, days, prompt, cost, credits) in [
+        ("gpt-4.1", 1, 1000, 0.0125, 5),
+        ("gpt-4.1", 3, 2000, 0.02, 7),
+        ("gpt-4.1-mini", 2, 500, 0.001, 3),
+        ("gpt-4.1", 10, 9000, 1.0, 100),
+    ] {
+        store
+            .record_usage(&NewUsageRecord {
+                team_id: team.id,
+                platform: Platform::Telegram,
+                user_id: "111".into(),
+                kind: RequestKind::Chat,
+                model: model.into(),
+                prompt_tokens: prompt,
+                completion_tokens: 100,
+                cost_usd: cost,
+                credits,
+                web_searches: 0,
+                duration_ms: 900,
+                outcome: UsageOutcome::Success,
+                created_at: now - chrono::Duration::days(days),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let (ok, out) = run(&[
+        "usage",
+        "--period",
+        "7d",
+        "--by",
+        "model",
+        "--csv",
+        "usage.csv",
+        "--chart",
+        "usage.png",
+    ]);
+    assert!(ok, "{out}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("no `{key}` row in:\n{out}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("gpt-4.1")[1..],
+        ["2", "3000", "200", "0.0325", "12"],
+        "{out}"
+    );
+    assert_eq!(
+        line("gpt-4.1-mini")[1..],
+        ["1", "500", "100", "0.0010", "3"],
+        "{out}"
+    );
+    assert_eq!(
+        line("total")[1..],
+        ["3", "3500", "300", "0.0335", "15"],
+        "{out}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("usage.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let png = std::fs::read(dir.path().join("usage.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    assert!(u32::from_be_bytes(png[16..20].try_into().unwrap()) >= 900);
+
+    let (ok, out) = run(&["usage", "--by", "colour"]);
+    assert!(!ok && out.contains("cannot group by `colour`"), "{out}");
+}

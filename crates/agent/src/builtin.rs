@@ -1,18 +1,15 @@
-//! Internal tools every team has: usage questions and CSV export.
+//! Internal tools every team has: CSV export, and the periods usage
+//! questions are asked in.
 
 use std::collections::BTreeMap;
 
-use agencybot_core::{Attachment, RequestKind};
+use agencybot_core::Attachment;
 use agencybot_ofapi::{Access, Catalog};
-use agencybot_store::UsageFilter;
 use chrono::Duration;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::tools::{InternalTool, ToolContext, ToolOutput};
-
-/// "How many credits did we use this week?"
-pub struct UsageTool;
 
 /// Period names users say, as a start time relative to now.
 pub fn period_start(
@@ -28,68 +25,6 @@ pub fn period_start(
         "all" => None,
         _ => return None,
     })
-}
-
-impl InternalTool for UsageTool {
-    fn name(&self) -> &str {
-        "get_usage"
-    }
-
-    fn description(&self) -> &str {
-        "agencybot's own usage for this team: requests, model tokens, cost in USD and OnlyFansAPI credits, by request type."
-    }
-
-    fn parameters(&self) -> Value {
-        json!({
-            "type": "object",
-            "properties": {"period": {"type": "string", "enum": ["today", "7d", "30d", "6m", "1y", "all"]}},
-            "required": ["period"]
-        })
-    }
-
-    fn access(&self) -> Access {
-        Access::Read
-    }
-
-    fn run<'a>(
-        &'a self,
-        context: &'a ToolContext<'a>,
-        arguments: Value,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
-        Box::pin(async move {
-            let period = arguments["period"].as_str().unwrap_or("7d");
-            let since = period_start(period, context.now)
-                .ok_or_else(|| format!("unknown period `{period}`"))?;
-            let records = context
-                .store
-                .usage_records(&UsageFilter {
-                    team_id: Some(context.team.id),
-                    since,
-                    ..UsageFilter::default()
-                })
-                .await
-                .map_err(|err| err.to_string())?;
-            let mut by_kind: BTreeMap<&str, (i64, i64, f64, i64)> = BTreeMap::new();
-            for record in &records {
-                let entry = by_kind.entry(match record.kind {
-                    RequestKind::Chat => "chat",
-                    RequestKind::ScheduledTask => "scheduled_task",
-                });
-                let totals = entry.or_default();
-                totals.0 += 1;
-                totals.1 += record.prompt_tokens + record.completion_tokens;
-                totals.2 += record.cost_usd;
-                totals.3 += record.credits;
-            }
-            let rows: Vec<Value> = by_kind
-                .iter()
-                .map(|(kind, (requests, tokens, cost, credits))| {
-                    json!({"type": kind, "requests": requests, "tokens": tokens, "cost_usd": (cost * 10_000.0).round() / 10_000.0, "credits": credits})
-                })
-                .collect();
-            Ok(ToolOutput::new(json!({"period": period, "by_type": rows})))
-        })
-    }
 }
 
 /// Sends any list endpoint's items to the chat as a CSV file.

@@ -210,7 +210,6 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Engine {
         let mut tools = ToolRegistry::default();
-        tools.register(Arc::new(builtin::UsageTool));
         tools.register(Arc::new(builtin::ExportCsvTool));
         Engine {
             store,
@@ -350,10 +349,12 @@ impl Engine {
     }
 
     /// A plain yes or no soon after the user's last action was decided is
-    /// about that action (a double tap), not a new message for the model.
+    /// about that action (a double tap), not a new message for the model —
+    /// unless the model has since asked a question, which the yes answers.
     async fn decided_recently(&self, request: &TurnRequest) -> bool {
         let now = self.clock.now();
-        self.store
+        let recent = self
+            .store
             .recent_actions(&request.conversation, &request.user_id, 1)
             .await
             .is_ok_and(|actions| {
@@ -361,7 +362,30 @@ impl Engine {
                     action.decided_at.unwrap_or(action.created_at) + self.config.confirmation_ttl
                         > now
                 })
-            })
+            });
+        if !recent {
+            return false;
+        }
+        let Ok(conversation) = self
+            .store
+            .conversation(request.team.id, &request.conversation, now)
+            .await
+        else {
+            return true;
+        };
+        let asked = self
+            .store
+            .history(conversation.id)
+            .await
+            .is_ok_and(|history| {
+                history
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "assistant" && m.body.get("tool_calls").is_none())
+                    .and_then(|m| m.body.get("content").and_then(Value::as_str))
+                    .is_some_and(|text| text.trim_end().ends_with('?'))
+            });
+        !asked
     }
 
     /// Refuses work when the team's daily OnlyFansAPI credit budget is spent.

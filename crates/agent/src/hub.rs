@@ -26,6 +26,12 @@ pub trait Responder: Send + Sync + 'static {
     }
 }
 
+/// Sends to a destination on a channel with no message to answer: how
+/// scheduled tasks deliver. `destination` is a chat, user or channel id.
+pub trait Outbox: Send + Sync {
+    fn to(&self, destination: &str) -> Option<Arc<dyn Responder>>;
+}
+
 /// A message an adapter received, with where its answer goes.
 pub struct Incoming {
     /// The platform's id of this delivery (update id, event id…), so a

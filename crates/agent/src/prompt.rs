@@ -64,10 +64,13 @@ pub fn system_prompt(input: &PromptInput<'_>) -> String {
         "You are agencybot, the assistant of the OnlyFans agency \"{}\", talking on {}. You answer from live OnlyFansAPI data.",
         input.team.name, input.platform
     );
-    let timezone = input.team.timezone.as_deref().unwrap_or("UTC");
+    let timezone = input.team.timezone.as_deref().map_or_else(
+        || "not set; ask when a time of day matters".to_owned(),
+        |zone| format!("team timezone {zone}"),
+    );
     let _ = writeln!(
         prompt,
-        "Now: {} UTC (team timezone {timezone}).",
+        "Now: {} UTC ({timezone}).",
         input.now.format("%a %Y-%m-%d %H:%M")
     );
     match input.accounts {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Responder, TurnReport, refusal, split_text, too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, split_text, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -52,18 +52,50 @@ pub enum DiscordError {
     Gateway(String),
 }
 
+fn http(options: &DiscordOptions) -> HttpBuilder {
+    let http = HttpBuilder::new(options.token.expose());
+    let api_url = options.api_url.trim_end_matches('/');
+    if api_url == DISCORD_API_URL {
+        http
+    } else {
+        // serenity ignores a proxy while its rate limiter is on.
+        http.proxy(api_url).ratelimiter_disabled(true)
+    }
+}
+
+/// Delivers scheduled messages to Discord channels (destination: a channel id).
+#[must_use]
+pub fn outbox(options: &DiscordOptions, hub: Hub) -> Arc<dyn Outbox> {
+    Arc::new(DiscordOutbox {
+        http: Arc::new(http(options).build()),
+        hub,
+    })
+}
+
+struct DiscordOutbox {
+    http: Arc<Http>,
+    hub: Hub,
+}
+
+impl Outbox for DiscordOutbox {
+    fn to(&self, destination: &str) -> Option<Arc<dyn Responder>> {
+        let channel = ChannelId::new(destination.trim().parse().ok().filter(|id| *id != 0)?);
+        Some(Arc::new(DiscordResponder::new(
+            self.http.clone(),
+            channel,
+            self.hub.clone(),
+            None,
+        )))
+    }
+}
+
 /// Runs the channel until `stop` turns true, then lets turns in flight finish.
 pub async fn serve(
     options: DiscordOptions,
     hub: Hub,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DiscordError> {
-    let mut http = HttpBuilder::new(options.token.expose());
-    let api_url = options.api_url.trim_end_matches('/');
-    if api_url != DISCORD_API_URL {
-        // serenity ignores a proxy while its rate limiter is on.
-        http = http.proxy(api_url).ratelimiter_disabled(true);
-    }
+    let http = http(&options);
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Responder, TurnReport, refusal, split_text, too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, split_text, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -106,6 +106,42 @@ fn client(api_url: &str) -> Arc<SlackHyperClient> {
     let connector = SlackClientHyperConnector::with_connector(https)
         .with_slack_api_url(api_url.trim_end_matches('/'));
     Arc::new(SlackClient::new(connector))
+}
+
+/// Delivers scheduled messages to Slack conversations (destination: a
+/// channel or DM id).
+#[must_use]
+pub fn outbox(options: &SlackOptions, hub: Hub) -> Arc<dyn Outbox> {
+    Arc::new(SlackOutbox {
+        client: client(&options.api_url),
+        token: SlackApiToken::new(SlackApiTokenValue::from(
+            options.bot_token.expose().to_owned(),
+        )),
+        hub,
+    })
+}
+
+struct SlackOutbox {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+    hub: Hub,
+}
+
+impl Outbox for SlackOutbox {
+    fn to(&self, destination: &str) -> Option<Arc<dyn Responder>> {
+        let destination = destination.trim();
+        (!destination.is_empty()).then(|| {
+            Arc::new(SlackResponder {
+                client: self.client.clone(),
+                token: self.token.clone(),
+                hub: self.hub.clone(),
+                channel: SlackChannelId::new(destination.to_owned()),
+                thread: None,
+                progress: Mutex::new(None),
+                pressed: None,
+            }) as Arc<dyn Responder>
+        })
+    }
 }
 
 /// Runs the channel until `stop` turns true, then lets turns in flight finish.

@@ -241,13 +241,7 @@ impl Store {
             .db
             .execute("DELETE FROM scheduled_tasks WHERE id = $1", args![id])
             .await?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: "scheduled task",
-                key: id.to_string(),
-            });
-        }
-        Ok(())
+        task_changed(changed, id)
     }
 
     /// Moves the task's next run from `expected` to `next`, only if no other
@@ -325,33 +319,65 @@ impl Store {
         .into_run()
     }
 
-    /// Records how a run ended and keeps the task's failure streak:
-    /// returns the number of consecutive failed runs after this one.
+    /// Records how a run (one attempt of it) ended.
     pub async fn finish_run(
         &self,
         run_id: i64,
         outcome: Result<&str, &str>,
         now: Timestamp,
-    ) -> Result<i64> {
-        let run = self.task_run(run_id).await?;
+    ) -> Result<()> {
         let (status, output, error) = match outcome {
             Ok(output) => (TaskRunStatus::Succeeded, Some(output), None),
             Err(error) => (TaskRunStatus::Failed, None, Some(error)),
         };
-        self.db
+        let changed = self
+            .db
             .execute(
                 "UPDATE task_runs SET status = $2, output = $3, error = $4, finished_at = $5 \
                  WHERE id = $1",
                 args![run_id, status.as_str(), output, error, millis(now)],
             )
             .await?;
-        let sql = if status == TaskRunStatus::Succeeded {
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "task run",
+                key: run_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps the task's streak of failed runs: cleared by a success, one
+    /// longer after a failure. Returns the streak.
+    pub async fn record_task_outcome(&self, task_id: i64, succeeded: bool) -> Result<i64> {
+        let sql = if succeeded {
             "UPDATE scheduled_tasks SET consecutive_failures = 0 WHERE id = $1"
         } else {
             "UPDATE scheduled_tasks SET consecutive_failures = consecutive_failures + 1 WHERE id = $1"
         };
-        self.db.execute(sql, args![run.task_id]).await?;
-        Ok(self.task(run.task_id).await?.consecutive_failures)
+        self.db.execute(sql, args![task_id]).await?;
+        Ok(self.task(task_id).await?.consecutive_failures)
+    }
+
+    /// Makes the task due now (run it once at the next tick), keeping its schedule.
+    pub async fn run_task_soon(&self, id: i64, now: Timestamp) -> Result<()> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE scheduled_tasks SET next_run_at = $2 WHERE id = $1",
+                args![id, millis(now)],
+            )
+            .await?;
+        task_changed(changed, id)
+    }
+
+    /// The team's task called `name`.
+    pub async fn task_by_name(&self, team_id: i64, name: &str) -> Result<Option<ScheduledTask>> {
+        Ok(self
+            .tasks(team_id)
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name)))
     }
 
     /// Runs of a task, newest first.
@@ -370,4 +396,15 @@ impl Store {
             .await?;
         rows.into_iter().map(RunRow::into_run).collect()
     }
+}
+
+/// `NotFound` when a statement about task `id` touched no row.
+fn task_changed(changed: u64, id: i64) -> Result<()> {
+    if changed == 0 {
+        return Err(StoreError::NotFound {
+            what: "scheduled task",
+            key: id.to_string(),
+        });
+    }
+    Ok(())
 }

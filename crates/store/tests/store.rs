@@ -699,36 +699,44 @@ async fn each_run_is_claimed_once_and_failures_are_counted(store: &Store) {
     assert_eq!(claimed.len(), 1);
     let run = &claimed[0];
     assert_eq!(run.status, TaskRunStatus::Running);
-    assert_eq!(
-        store
-            .finish_run(run.id, Err("model timed out"), at(7, 1))
-            .await
-            .unwrap(),
-        1
-    );
+    store
+        .finish_run(run.id, Err("model timed out"), at(7, 1))
+        .await
+        .unwrap();
     let retry = store
         .claim_run(task.id, at(7, 0), 2, "instance-0", at(7, 2))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        store
-            .finish_run(retry.id, Err("model timed out"), at(7, 3))
-            .await
-            .unwrap(),
-        2
-    );
+    store
+        .finish_run(retry.id, Err("model timed out"), at(7, 3))
+        .await
+        .unwrap();
+    assert_eq!(store.record_task_outcome(task.id, false).await.unwrap(), 1);
+    assert_eq!(store.record_task_outcome(task.id, false).await.unwrap(), 2);
     let next = store
         .claim_run(task.id, at(8, 0), 1, "instance-0", at(8, 0))
         .await
         .unwrap()
         .unwrap();
+    store
+        .finish_run(next.id, Ok("Earnings: $1,204"), at(8, 1))
+        .await
+        .unwrap();
+    assert_eq!(store.record_task_outcome(task.id, true).await.unwrap(), 0);
+    store.run_task_soon(task.id, at(8, 30)).await.unwrap();
+    assert_eq!(
+        store.task(task.id).await.unwrap().next_run_at,
+        Some(at(8, 30))
+    );
     assert_eq!(
         store
-            .finish_run(next.id, Ok("Earnings: $1,204"), at(8, 1))
+            .task_by_name(team_id, "DIGEST")
             .await
-            .unwrap(),
-        0
+            .unwrap()
+            .unwrap()
+            .id,
+        task.id
     );
 
     let runs = store.task_runs(task.id).await.unwrap();

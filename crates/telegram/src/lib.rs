@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agencybot_agent::{ConfirmButton, Hub, Incoming, Responder, TurnReport, refusal, too_large};
+use agencybot_agent::{
+    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, too_large,
+};
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
     ProposedAction, Secret,
@@ -108,6 +110,29 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Delivers scheduled messages to Telegram chats (destination: a chat id).
+pub fn outbox(options: &TelegramOptions, hub: Hub) -> Result<Arc<dyn Outbox>, TelegramError> {
+    let bot = Bot::new(options.token.expose()).set_api_url(reqwest_url(&options.api_url)?);
+    Ok(Arc::new(TelegramOutbox { bot, hub }))
+}
+
+struct TelegramOutbox {
+    bot: Bot,
+    hub: Hub,
+}
+
+impl Outbox for TelegramOutbox {
+    fn to(&self, destination: &str) -> Option<Arc<dyn Responder>> {
+        let chat = ChatId(destination.trim().parse().ok()?);
+        Some(Arc::new(TelegramResponder::new(
+            self.bot.clone(),
+            chat,
+            self.hub.clone(),
+            None,
+        )))
+    }
 }
 
 fn reqwest_url(url: &str) -> Result<reqwest::Url, TelegramError> {

@@ -59,8 +59,21 @@ impl Stack {
         allow_everyone: bool,
         setup: impl FnOnce(&mut Engine),
     ) -> Stack {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::in_memory().await.expect("store");
+        Stack::start_on(store, channel, platform, members, allow_everyone, setup).await
+    }
+
+    /// As [`Stack::start_with`], on a store the test opened (and migrated).
+    /// Several stacks on one database share the team and channel.
+    pub async fn start_on(
+        store: Store,
+        channel: &str,
+        platform: Platform,
+        members: &[TestMember<'_>],
+        allow_everyone: bool,
+        setup: impl FnOnce(&mut Engine),
+    ) -> Stack {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let team = store
             .upsert_team(&TeamSpec {
                 name: "Velvet Agency".into(),

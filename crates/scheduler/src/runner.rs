@@ -1,0 +1,351 @@
+//! The runner: finds due tasks, claims each run once, runs the engine
+//! unattended, and delivers the answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agencybot_agent::{Engine, Mode, Outbox, TurnRequest};
+use agencybot_core::{
+    Clock, ConversationKey, InboundContent, OutboundMessage, RequestKind, Role, ScheduledTask,
+    TaskRun, TaskStatus, Timestamp, UsageOutcome,
+};
+use agencybot_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::schedule::{Schedule, timezone};
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Names this process in run rows (several may share a database).
+    pub instance: String,
+    /// How often due tasks are looked for.
+    pub tick: Duration,
+    /// After downtime, a missed run younger than this runs once; older ones
+    /// are skipped.
+    pub catch_up: chrono::Duration,
+    /// Tries per run before it counts as failed.
+    pub attempts: u32,
+    /// Wait before the second try; doubles for each further one.
+    pub retry_after: Duration,
+    /// Failed runs in a row after which the task is paused.
+    pub pause_after: i64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            instance: format!("agencybot-{}", std::process::id()),
+            tick: Duration::from_secs(15),
+            catch_up: chrono::Duration::hours(1),
+            attempts: 3,
+            retry_after: Duration::from_secs(30),
+            pause_after: 3,
+        }
+    }
+}
+
+/// Where a task's pinned skill comes from: name → playbook.
+pub type SkillLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub struct Runner {
+    store: Store,
+    engine: Arc<Engine>,
+    /// Channel name → how to deliver on it.
+    outboxes: HashMap<String, Arc<dyn Outbox>>,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+    skills: Option<SkillLookup>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Runner {
+    #[must_use]
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        outboxes: HashMap<String, Arc<dyn Outbox>>,
+        clock: Arc<dyn Clock>,
+        config: RunnerConfig,
+        skills: Option<SkillLookup>,
+    ) -> Runner {
+        Runner {
+            store,
+            engine,
+            outboxes,
+            clock,
+            config,
+            skills,
+        }
+    }
+
+    /// Looks for due tasks until `stop` turns true; runs in flight finish.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut running: Vec<JoinHandle<()>> = Vec::new();
+        loop {
+            running.retain(|handle| !handle.is_finished());
+            running.extend(self.tick().await);
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => break,
+                () = tokio::time::sleep(self.config.tick) => {}
+            }
+        }
+        for handle in running {
+            let _ = handle.await;
+        }
+    }
+
+    /// One look for due tasks; returns the runs it started.
+    pub async fn tick(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        let now = self.clock.now();
+        let due = match self.store.due_tasks(now).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "cannot read due tasks");
+                return Vec::new();
+            }
+        };
+        let mut started = Vec::new();
+        for task in due {
+            match self.start(task, now).await {
+                Ok(Some(handle)) => started.push(handle),
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "cannot start a scheduled run"),
+            }
+        }
+        started
+    }
+
+    /// Claims and starts the task's due run, or skips it when it is too old
+    /// or another instance has it.
+    async fn start(
+        self: &Arc<Self>,
+        task: ScheduledTask,
+        now: Timestamp,
+    ) -> Result<Option<JoinHandle<()>>, agencybot_store::StoreError> {
+        let Some(scheduled) = task.next_run_at else {
+            return Ok(None);
+        };
+        let (schedule, tz) = match (task.schedule.parse::<Schedule>(), timezone(&task.timezone)) {
+            (Ok(schedule), Ok(tz)) => (schedule, tz),
+            (Err(error), _) => {
+                return self
+                    .pause_broken(&task, &error.to_string())
+                    .await
+                    .map(|()| None);
+            }
+            (_, Err(error)) => {
+                return self
+                    .pause_broken(&task, &error.to_string())
+                    .await
+                    .map(|()| None);
+            }
+        };
+        // After downtime several fires may have passed: the latest one stands
+        // for them all, and runs only if it is recent enough.
+        let fire = schedule
+            .latest_between(scheduled, now, tz)
+            .unwrap_or(scheduled);
+        let next = schedule.next_after(now, tz);
+        let claimed = if now - fire > self.config.catch_up {
+            tracing::info!(task = %task.name, missed = %fire, "skipping a run missed too long ago");
+            None
+        } else {
+            self.store
+                .claim_run(task.id, fire, 1, &self.config.instance, now)
+                .await?
+        };
+        // Whoever claimed it, the schedule moves on (once: it is a compare-and-set).
+        self.store.advance_task(task.id, scheduled, next).await?;
+        let Some(run) = claimed else {
+            return Ok(None);
+        };
+        let runner = Arc::clone(self);
+        Ok(Some(tokio::spawn(async move {
+            runner.execute(task, run).await
+        })))
+    }
+
+    async fn pause_broken(
+        &self,
+        task: &ScheduledTask,
+        problem: &str,
+    ) -> Result<(), agencybot_store::StoreError> {
+        tracing::warn!(task = %task.name, problem, "pausing a task that cannot be scheduled");
+        self.store
+            .set_task_status(task.id, TaskStatus::Paused, None)
+            .await?;
+        self.deliver(
+            task,
+            vec![OutboundMessage::Text(format!(
+                "⚠️ I paused the scheduled task “{}”: {problem}. Fix it and resume it.",
+                task.name
+            ))],
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Runs the task, retrying with backoff, and delivers the outcome.
+    async fn execute(&self, task: ScheduledTask, mut run: TaskRun) {
+        let mut attempt = 1;
+        loop {
+            match self.attempt(&task, &run).await {
+                Ok(events) => {
+                    let answer = events.iter().rev().find_map(|e| match e {
+                        OutboundMessage::Text(text) => Some(text.clone()),
+                        _ => None,
+                    });
+                    let _ = self
+                        .store
+                        .finish_run(
+                            run.id,
+                            Ok(answer.as_deref().unwrap_or("")),
+                            self.clock.now(),
+                        )
+                        .await;
+                    let _ = self.store.record_task_outcome(task.id, true).await;
+                    self.deliver(&task, events).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(task = %task.name, attempt, %error, "scheduled run failed");
+                    let _ = self
+                        .store
+                        .finish_run(run.id, Err(&error), self.clock.now())
+                        .await;
+                    if attempt < self.config.attempts {
+                        tokio::time::sleep(self.config.retry_after * 2u32.pow(attempt - 1)).await;
+                        attempt += 1;
+                        match self
+                            .store
+                            .claim_run(
+                                task.id,
+                                run.scheduled_for,
+                                i64::from(attempt),
+                                &self.config.instance,
+                                self.clock.now(),
+                            )
+                            .await
+                        {
+                            Ok(Some(retry)) => {
+                                run = retry;
+                                continue;
+                            }
+                            _ => return,
+                        }
+                    }
+                    self.report_failure(&task, &error).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn report_failure(&self, task: &ScheduledTask, error: &str) {
+        let streak = self
+            .store
+            .record_task_outcome(task.id, false)
+            .await
+            .unwrap_or(0);
+        let mut text = format!("⚠️ The scheduled task “{}” failed: {error}", task.name);
+        if streak >= self.config.pause_after {
+            let _ = self
+                .store
+                .set_task_status(task.id, TaskStatus::Paused, None)
+                .await;
+            text.push_str(&format!(
+                "\nIt has failed {streak} times in a row, so I paused it. Resume it when the problem is fixed."
+            ));
+        } else {
+            text.push_str("\nI'll try again at its next run.");
+        }
+        self.deliver(task, vec![OutboundMessage::Text(text)]).await;
+    }
+
+    /// One try: the engine, unattended, on a conversation of its own.
+    async fn attempt(
+        &self,
+        task: &ScheduledTask,
+        run: &TaskRun,
+    ) -> Result<Vec<OutboundMessage>, String> {
+        let team = self
+            .store
+            .team(task.team_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel = self
+            .store
+            .channel(&task.channel)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "the channel `{}` it reports to is not configured",
+                    task.channel
+                )
+            })?;
+        let instructions = task.skill.as_deref().map(|name| {
+            match self.skills.as_ref().and_then(|lookup| lookup(name)) {
+                Some(body) => format!("This scheduled task follows the skill `{name}`:\n{body}"),
+                None => format!("This task names the skill `{name}`, which is not available; do the job without it."),
+            }
+        });
+        let request = TurnRequest {
+            team,
+            conversation: ConversationKey {
+                platform: channel.platform,
+                chat: task.destination.clone(),
+                thread: None,
+                // Each run starts fresh: no history carried between runs.
+                user: Some(format!("task-{}-run-{}", task.id, run.id)),
+            },
+            user_id: task.creator.clone(),
+            role: Role::Admin,
+            content: InboundContent::Text(task.prompt.clone()),
+            kind: RequestKind::ScheduledTask,
+            model: task.model.clone(),
+            mode: Mode::Unattended {
+                allowed_writes: task.allowed_writes.clone(),
+            },
+            instructions,
+        };
+        let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let report = self.engine.handle(request, &sink).await;
+        drop(sink);
+        let mut kept = Vec::new();
+        while let Some(event) = events.recv().await {
+            if matches!(event, OutboundMessage::Text(_) | OutboundMessage::File(_)) {
+                kept.push(event);
+            }
+        }
+        match report.outcome {
+            UsageOutcome::Success => Ok(kept),
+            _ => Err(report
+                .answer
+                .unwrap_or_else(|| "the run did not finish".into())),
+        }
+    }
+
+    async fn deliver(&self, task: &ScheduledTask, events: Vec<OutboundMessage>) {
+        let Some(responder) = self
+            .outboxes
+            .get(&task.channel)
+            .and_then(|outbox| outbox.to(&task.destination))
+        else {
+            tracing::error!(task = %task.name, channel = %task.channel, destination = %task.destination, "nowhere to deliver a scheduled run");
+            return;
+        };
+        for event in events {
+            responder.deliver(event).await;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Workflows: ready-made scheduled tasks shipped in `config/workflows.toml`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::schedule::Schedule;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    pub slug: String,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub prompt: String,
+    pub schedule: String,
+    pub skill: Option<String>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub allowed_writes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    workflows: Vec<Workflow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Loads and checks the workflows file: unique slugs, valid schedules.
+pub fn load(path: &Path) -> Result<Vec<Workflow>, WorkflowError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| WorkflowError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let file: File = toml::from_str(&text).map_err(|error| WorkflowError::Invalid {
+        path: shown.clone(),
+        message: error.to_string().trim().to_owned(),
+    })?;
+    for (index, workflow) in file.workflows.iter().enumerate() {
+        if file.workflows[..index]
+            .iter()
+            .any(|w| w.slug == workflow.slug)
+        {
+            return Err(WorkflowError::Invalid {
+                path: shown,
+                message: format!("the slug `{}` is used twice", workflow.slug),
+            });
+        }
+        if let Err(error) = workflow.schedule.parse::<Schedule>() {
+            return Err(WorkflowError::Invalid {
+                path: shown,
+                message: format!("workflow `{}`: {error}", workflow.slug),
+            });
+        }
+    }
+    Ok(file.workflows)
+}
+
+#[must_use]
+pub fn find<'a>(workflows: &'a [Workflow], slug: &str) -> Option<&'a Workflow> {
+    let wanted = slug.trim().to_lowercase().replace(' ', "-");
+    workflows
+        .iter()
+        .find(|w| w.slug == wanted || w.name.eq_ignore_ascii_case(slug.trim()))
+}
