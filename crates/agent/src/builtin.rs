@@ -151,14 +151,14 @@ pub fn to_csv(items: &[Value]) -> String {
     columns.sort_by_key(|c| (!matches!(c.as_str(), "id" | "name" | "username"), c.clone()));
     let mut out = columns
         .iter()
-        .map(|c| escape(c))
+        .map(|c| csv_field(c))
         .collect::<Vec<_>>()
         .join(",");
     out.push('\n');
     for row in rows {
         let line: Vec<String> = columns
             .iter()
-            .map(|c| escape(row.get(c).map_or("", String::as_str)))
+            .map(|c| csv_field(row.get(c).map_or("", String::as_str)))
             .collect();
         out.push_str(&line.join(","));
         out.push('\n');
@@ -196,7 +196,9 @@ fn flatten(prefix: &str, value: &Value, row: &mut BTreeMap<String, String>, dept
 
 /// Quotes a field when it holds a separator, a quote or a newline; also
 /// defuses spreadsheet formulas (`=`, `+`, `-`, `@` at the start).
-fn escape(field: &str) -> String {
+/// One CSV field: quoted when needed, and a leading `=`, `+`, `@` or `-`
+/// neutralised so spreadsheets do not run it as a formula.
+pub fn csv_field(field: &str) -> String {
     let field = if field.starts_with(['=', '+', '@'])
         || (field.starts_with('-') && field.parse::<f64>().is_err())
     {

@@ -28,7 +28,7 @@ pub mod tokens;
 mod tools;
 mod validate;
 
-pub use builtin::{period_start, to_csv};
+pub use builtin::{csv_field, period_start, to_csv};
 pub use confirm::{Decision, Selection, parse_reply, summarize_call};
 pub use engine::{
     Engine, EngineConfig, EngineError, EventSink, Mode, PromptSection, TurnReport, TurnRequest,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use agencybot_agent::csv_field;
 use agencybot_core::{Timestamp, UsageRecord};
 use chrono::Duration;
 
@@ -161,14 +162,6 @@ pub fn table(groups: &[Totals], all: &Totals, by: Dimension) -> String {
         );
     }
     out
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
 }
 
 /// The activity list as CSV: one line per request.
