@@ -13,7 +13,7 @@ use agencybot_ofapi::sandbox::{Sandbox, SandboxConfig};
 use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
 
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, TERMINAL_CHANNEL};
 use crate::setup::{self, ApiTarget};
 
 pub struct ChatOptions {
@@ -45,11 +45,26 @@ pub async fn run(
     } else {
         setup::configured_api(config, &secrets)?
     };
-    let store = setup::open_ready_store(config).await?;
+    // A rehearsal keeps its history, usage and pending actions in a store of
+    // its own, so nothing of it mixes with the team's real data.
+    let store = if options.sandbox {
+        let store = agencybot_store::Store::in_memory()
+            .await
+            .context("opening the sandbox's own store")?;
+        setup::sync_config(&store, config).await?;
+        store
+    } else {
+        setup::open_ready_store(config).await?
+    };
     let team = setup::pick_team(&store, config, options.team.as_deref()).await?;
     let engine = setup::engine(config, &secrets, store.clone(), api, setup::skills(config))?;
+    engine
+        .recover_interrupted()
+        .await
+        .context("looking for interrupted writes")?;
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let conversation = ConversationKey::direct(Platform::Terminal, "local", user.clone());
+    let conversation =
+        ConversationKey::direct(TERMINAL_CHANNEL, Platform::Terminal, "local", user.clone());
 
     println!(
         "agencybot — team `{}`{}.",

@@ -65,9 +65,11 @@ pub enum TasksCommand {
         name: String,
         #[command(flatten)]
         fields: TaskFields,
-        /// Endpoint ids runs may call without asking (e.g. tracking links create);
-        /// repeatable. Without any, runs never change anything.
-        #[arg(long = "allow-write", value_name = "ENDPOINT")]
+        /// A write runs may make without asking: an endpoint id and the
+        /// arguments fixed for it, e.g. "mass-messaging.send-mass-message
+        /// account=acct_1 userLists=[\"1100\"]"; repeatable. Without any,
+        /// runs never change anything.
+        #[arg(long = "allow-write", value_name = "ENDPOINT [ARG=VALUE …]")]
         allowed_writes: Vec<String>,
         #[command(flatten)]
         team: TeamArg,

@@ -18,9 +18,18 @@ use toml::Spanned;
 pub const DEFAULT_CONFIG_PATH: &str = "config/agencybot.toml";
 pub const EXAMPLE_CONFIG_PATH: &str = "config/agencybot.example.toml";
 const ENV_PREFIX: &str = "AGENCYBOT_";
+/// The channel name of `agencybot chat` conversations.
+pub const TERMINAL_CHANNEL: &str = "terminal";
 /// Sections whose scalar keys environment variables may override.
-const OVERRIDABLE_SECTIONS: [&str; 6] =
-    ["general", "database", "llm", "ofapi", "skills", "scheduler"];
+const OVERRIDABLE_SECTIONS: [&str; 7] = [
+    "general",
+    "database",
+    "llm",
+    "ofapi",
+    "limits",
+    "skills",
+    "scheduler",
+];
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -29,10 +38,33 @@ pub struct Config {
     pub database: Database,
     pub llm: Llm,
     pub ofapi: Ofapi,
+    pub limits: Limits,
     pub skills: SkillsConfig,
     pub scheduler: SchedulerConfig,
     pub teams: Vec<TeamConfig>,
     pub channels: Channels,
+}
+
+/// What one person, one team or one request may use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Requests a minute one person may start; 0 for no limit.
+    pub user_turns_per_minute: u32,
+    /// Requests a minute one team may start; 0 for no limit.
+    pub team_turns_per_minute: u32,
+    /// A request stops starting model calls and API reads after this long.
+    pub turn_deadline_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            user_turns_per_minute: 20,
+            team_turns_per_minute: 120,
+            turn_deadline_secs: 180,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,8 +180,8 @@ pub struct Llm {
     pub model: String,
     pub max_steps: u32,
     pub timeout_secs: u64,
-    /// How long a proposed write waits for its yes.
-    pub confirmation_ttl_secs: u64,
+    /// How long a proposed write waits for its yes; at least 30 seconds.
+    pub confirmation_ttl_secs: Spanned<u64>,
     /// Conversation history kept for the model, in tokens.
     pub history_tokens: u32,
     /// USD per million tokens, by model name.
@@ -164,7 +196,7 @@ impl Default for Llm {
             model: "gpt-4.1-mini".into(),
             max_steps: 8,
             timeout_secs: 60,
-            confirmation_ttl_secs: 600,
+            confirmation_ttl_secs: Spanned::new(0..0, 600),
             history_tokens: 6000,
             prices: BTreeMap::new(),
         }
@@ -186,6 +218,9 @@ pub struct Ofapi {
     pub timeout_secs: u64,
     /// Retries for reads after 429, 5xx and timeouts; writes are never retried.
     pub max_retries: u32,
+    /// Endpoints turned off by default (account credentials, payouts,
+    /// webhooks, disconnecting an account) that this install allows, by id.
+    pub allow_endpoints: Vec<Spanned<String>>,
 }
 
 impl Default for Ofapi {
@@ -195,6 +230,7 @@ impl Default for Ofapi {
             api_key_env: "ONLYFANSAPI_API_KEY".into(),
             timeout_secs: 30,
             max_retries: 3,
+            allow_endpoints: Vec::new(),
         }
     }
 }
@@ -208,6 +244,8 @@ pub struct TeamConfig {
     pub timezone: Option<String>,
     /// OnlyFansAPI credits the team may use per UTC day.
     pub daily_credit_budget: Option<u64>,
+    /// Model spend in USD the team may use per UTC day.
+    pub daily_usd_budget: Option<f64>,
     #[serde(default)]
     pub members: Vec<MemberConfig>,
 }
@@ -768,6 +806,44 @@ fn file_origin(path: &Path, text: &str, offset: usize) -> Origin {
 /// Cross-checks the file cannot express in types: unique names, existing
 /// teams, values that must parse.
 fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
+    let ttl = &config.llm.confirmation_ttl_secs;
+    let minimum = agencybot_agent::MIN_CONFIRMATION_TTL.as_secs();
+    if *ttl.get_ref() < minimum {
+        return Err(invalid(
+            at(ttl.span().start),
+            format!(
+                "confirmation_ttl_secs = {} is too short: people need time to read a change before it expires",
+                ttl.get_ref()
+            ),
+            Some(format!("use at least {minimum} (600 is ten minutes)")),
+        ));
+    }
+    for id in &config.ofapi.allow_endpoints {
+        match agencybot_ofapi::Catalog::onlyfans().get(id.get_ref()) {
+            Some(endpoint) if endpoint.denied_by_default => {}
+            Some(_) => {
+                return Err(invalid(
+                    at(id.span().start),
+                    format!("`{}` is not turned off by default; allowing it changes nothing", id.get_ref()),
+                    Some("list only endpoints agencybot refuses by default (credentials, payouts, webhooks)".into()),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    at(id.span().start),
+                    format!("`{}` is not an OnlyFansAPI endpoint id", id.get_ref()),
+                    Some("use ids like `webhooks.create-webhook`".into()),
+                ));
+            }
+        }
+    }
+    if config.limits.turn_deadline_secs == 0 {
+        return Err(invalid(
+            at(0),
+            "[limits] turn_deadline_secs must be more than 0".into(),
+            Some("180 gives a request three minutes".into()),
+        ));
+    }
     let mut team_names = HashSet::new();
     for team in &config.teams {
         let name = team.name.get_ref();
@@ -833,6 +909,15 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
                 at(name.span().start),
                 format!("channel name `{}` is empty or used twice", name.get_ref()),
                 Some("give every channel a unique name".into()),
+            ));
+        }
+        if !agencybot_core::is_channel_name(name.get_ref()) || name.get_ref() == TERMINAL_CHANNEL {
+            return Err(invalid(
+                at(name.span().start),
+                format!("channel name `{}` cannot be used", name.get_ref()),
+                Some(format!(
+                    "use letters, digits, `-`, `_` and `.` only (and not `{TERMINAL_CHANNEL}`)"
+                )),
             ));
         }
         match access.team {

@@ -52,6 +52,7 @@ pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
     check_database(&config, &mut report).await;
     check_secrets(&config, env, &mut report);
     check_channels_and_teams(&config, &mut report);
+    check_prices(&config, &mut report);
     if report.problems == 0 {
         println!("All checks passed.");
         ExitCode::SUCCESS
@@ -140,6 +141,22 @@ fn check_secrets(config: &Config, env: &[(String, String)], report: &mut Report)
                 format!("missing — {} (used by {})", need.how_to_get, need.used_by),
             );
         }
+    }
+}
+
+fn check_prices(config: &Config, report: &mut Report) {
+    let prices = crate::setup::prices(config);
+    let unpriced = crate::setup::unpriced_models(config, &prices);
+    if unpriced.is_empty() {
+        report.ok("prices", "every configured model has a price");
+    } else {
+        report.warn(
+            "prices",
+            format!(
+                "no [llm.prices] entry for {}: its requests are recorded at $0 and no USD budget can see them",
+                unpriced.join(", ")
+            ),
+        );
     }
 }
 

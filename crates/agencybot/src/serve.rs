@@ -40,6 +40,16 @@ pub async fn channels(
     engine: Arc<Engine>,
     skills: Arc<agencybot_skills::Skills>,
 ) -> anyhow::Result<()> {
+    let recovered = engine
+        .recover_interrupted()
+        .await
+        .context("looking for writes interrupted by the last stop")?;
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "writes interrupted by the last stop are marked \"outcome unknown\"; their users are told"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     let reload = Duration::from_secs(config.skills.reload_secs.max(1));
     tokio::spawn(skills.clone().watch(reload, stopped.clone()));

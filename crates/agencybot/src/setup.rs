@@ -1,6 +1,7 @@
 //! Turning a configuration into a running process: logging, the store, and
 //! the teams, members and channels the config declares.
 
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -86,6 +87,7 @@ pub async fn sync_config(store: &Store, config: &Config) -> anyhow::Result<()> {
                 default_model: None,
                 timezone: None,
                 daily_credit_budget: None,
+                daily_usd_budget: None,
             })
             .await?;
     }
@@ -98,6 +100,7 @@ pub async fn sync_config(store: &Store, config: &Config) -> anyhow::Result<()> {
                 daily_credit_budget: team
                     .daily_credit_budget
                     .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+                daily_usd_budget: team.daily_usd_budget,
             })
             .await?;
         let members: Vec<MemberSpec> = team
@@ -247,36 +250,67 @@ pub fn engine(
         timeout: Duration::from_secs(config.llm.timeout_secs.max(1)),
     })
     .context("building the model client")?;
-    let prices = config
-        .llm
-        .prices
-        .iter()
-        .map(|(model, price)| {
-            (
-                model.clone(),
-                Price {
-                    input_per_million: price.input_per_million,
-                    output_per_million: price.output_per_million,
-                },
-            )
-        })
-        .collect();
+    let prices = prices(config);
+    for model in unpriced_models(config, &prices) {
+        tracing::warn!(model = %model, "no price configured for this model: its requests are recorded at $0 and the USD budget cannot see them; add it under [llm.prices]");
+    }
     let engine_config = EngineConfig {
         default_model: config.llm.model.clone(),
         max_steps: config.llm.max_steps.max(1),
+        // The config refuses less than the minimum; `max` only guards the type.
         confirmation_ttl: chrono::Duration::seconds(
-            i64::try_from(config.llm.confirmation_ttl_secs)
+            i64::try_from(*config.llm.confirmation_ttl_secs.get_ref())
                 .unwrap_or(600)
-                .max(30),
+                .max(1),
         ),
         history_tokens: config.llm.history_tokens as usize,
-        prices: Prices(prices),
+        prices,
+        allowed_endpoints: config
+            .ofapi
+            .allow_endpoints
+            .iter()
+            .map(|id| id.get_ref().clone())
+            .collect(),
+        turn_deadline: Duration::from_secs(config.limits.turn_deadline_secs.max(1)),
+        user_turns_per_minute: NonZeroU32::new(config.limits.user_turns_per_minute),
+        team_turns_per_minute: NonZeroU32::new(config.limits.team_turns_per_minute),
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(store, ofapi, model, engine_config, Arc::new(SystemClock));
     agencybot_skills::register(&mut engine, skills);
     agencybot_scheduler::register(&mut engine, Arc::new(workflows(config)?));
     Ok(engine)
+}
+
+/// The configured model prices.
+pub fn prices(config: &Config) -> Prices {
+    Prices(
+        config
+            .llm
+            .prices
+            .iter()
+            .map(|(model, price)| {
+                (
+                    model.clone(),
+                    Price {
+                        input_per_million: price.input_per_million,
+                        output_per_million: price.output_per_million,
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Models the config uses (the default and each team's) without a price.
+pub fn unpriced_models(config: &Config, prices: &Prices) -> Vec<String> {
+    let mut models: Vec<String> = std::iter::once(config.llm.model.clone())
+        .chain(config.teams.iter().filter_map(|t| t.default_model.clone()))
+        .filter(|model| !prices.0.contains_key(model))
+        .collect();
+    models.sort();
+    models.dedup();
+    models
 }
 
 /// The ready-made tasks the config points at; none when the file is absent.

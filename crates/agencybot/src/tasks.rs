@@ -1,17 +1,14 @@
 //! `agencybot tasks …`, `agencybot workflows …` and `agencybot usage`.
 
-use agencybot_core::{NewScheduledTask, Team};
+use agencybot_core::{AllowedWrite, NewScheduledTask, Team};
 use agencybot_scheduler::usage::{self, Dimension, Measure, Period};
-use agencybot_scheduler::{TaskChanges, tasks};
+use agencybot_scheduler::{CLI_CREATOR, TaskChanges, tasks};
 use agencybot_store::{Store, UsageFilter};
 use anyhow::Context;
 
 use crate::cli::{TaskFields, TasksCommand, UsageArgs, WorkflowsCommand};
 use crate::config::Config;
 use crate::setup::{open_ready_store, pick_team};
-
-/// Who the tasks made here belong to, in run records.
-const CLI_CREATOR: &str = "cli";
 
 pub async fn run(store: &Store, config: &Config, command: &TasksCommand) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
@@ -58,13 +55,22 @@ pub async fn run(store: &Store, config: &Config, command: &TasksCommand) -> anyh
                 .schedule
                 .clone()
                 .context("--schedule is required, e.g. \"daily 08:00\"")?;
+            let writes = allowed_writes
+                .iter()
+                .map(|text| text.parse::<AllowedWrite>())
+                .collect::<Result<Vec<_>, _>>()?;
+            agencybot_scheduler::check_writes(&writes)?;
             let task = new_task(store, &team, name, prompt, schedule, fields).await?;
             let task = NewScheduledTask {
-                allowed_writes: allowed_writes.clone(),
+                allowed_writes: writes,
                 ..task
             };
             let created = tasks::create(store, task, now).await?;
             println!("Created {}", tasks::describe(&created));
+            println!(
+                "{}",
+                agencybot_scheduler::describe_writes(&created.allowed_writes)
+            );
         }
         TasksCommand::Edit {
             name,
@@ -218,11 +224,15 @@ pub async fn workflows(config: &Config, command: &WorkflowsCommand) -> anyhow::R
                 .await?;
                 let task = NewScheduledTask {
                     skill: task.skill.or_else(|| workflow.skill.clone()),
-                    allowed_writes: workflow.allowed_writes.clone(),
+                    allowed_writes: workflow.writes().map_err(anyhow::Error::msg)?,
                     ..task
                 };
                 let created = tasks::create(&store, task, chrono::Utc::now()).await?;
                 println!("Created {}", tasks::describe(&created));
+                println!(
+                    "{}",
+                    agencybot_scheduler::describe_writes(&created.allowed_writes)
+                );
                 anyhow::Ok(())
             }
             .await;

@@ -174,7 +174,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 1 migration(s) to SQLite:"),
+        text(&first).contains("Applied 2 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -182,7 +182,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (1 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (2 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -211,13 +211,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 1 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 2 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (1 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (2 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -396,7 +396,7 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
             .unwrap()
             .iter()
             .rev()
-            .find(|m| m["role"] == "user")
+            .find(|m| m["role"] == "system")
             .unwrap()["content"]
             .as_str()
             .unwrap()
@@ -439,6 +439,70 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
         out.contains("agencybot> Created the link “Terminal test”."),
         "{out}"
     );
+    assert_eq!(model.remaining(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
+    use agencybot_core::{ConversationKey, Platform};
+    use agencybot_store::{Store, StoreOptions, UsageFilter};
+    use agencybot_testkit::{Reply, ScriptedModel};
+    use std::io::Write;
+
+    let model = ScriptedModel::start().await;
+    model.push(Reply::text("Rehearsal answer."));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("production.db").display());
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[database]\nurl = \"{url}\"\n[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\nmodel = \"gpt-test\"\n",
+            model.url()
+        ),
+    )
+    .unwrap();
+    let migrated = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("USER", "rehearser")
+        .args(["chat", "--sandbox", "--config", "a.toml"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"How much did we earn this week?\n/quit\n")
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("agencybot> Rehearsal answer."), "{out}");
+
+    let production = Store::connect(&StoreOptions::new(url)).await.unwrap();
+    let key = ConversationKey::direct("terminal", Platform::Terminal, "local", "rehearser");
+    assert!(!production.has_conversation(&key).await.unwrap());
+    let usage = production
+        .usage_records(&UsageFilter {
+            team_id: None,
+            since: None,
+            until: None,
+            platform: None,
+            kind: None,
+            model: None,
+            user_id: None,
+            limit: None,
+        })
+        .await
+        .unwrap();
+    assert!(usage.is_empty(), "{usage:?}");
     assert_eq!(model.remaining(), 0);
 }
 

@@ -67,6 +67,7 @@ async fn main() {
             default_model: None,
             timezone: None,
             daily_credit_budget: None,
+            daily_usd_budget: None,
         })
         .await
         .unwrap();
@@ -94,6 +95,9 @@ async fn main() {
         model_client,
         EngineConfig {
             prices,
+            // The benchmark measures the engine, not the turn limits.
+            user_turns_per_minute: None,
+            team_turns_per_minute: None,
             ..EngineConfig::default()
         },
         Arc::new(SystemClock),
@@ -103,7 +107,12 @@ async fn main() {
 
     let request = |n: usize, text: &str| TurnRequest {
         team: team.clone(),
-        conversation: ConversationKey::direct(Platform::Telegram, n.to_string(), n.to_string()),
+        conversation: ConversationKey::direct(
+            "telegram-main",
+            Platform::Telegram,
+            n.to_string(),
+            n.to_string(),
+        ),
         user_id: n.to_string(),
         role: Role::Owner,
         content: InboundContent::Text(text.into()),

@@ -1,5 +1,7 @@
 //! Reading a typed yes/no, and describing writes before they run.
 
+use std::collections::BTreeMap;
+
 use agencybot_ofapi::Endpoint;
 use serde_json::{Map, Value};
 
@@ -17,18 +19,15 @@ pub enum Decision {
     Decline(Selection),
 }
 
-const APPROVE: [&str; 14] = [
+/// Only explicit approvals: "ok", "sure" or "yeah" also acknowledge or
+/// muse ("ok, and what about last week?"), so they never approve a write.
+const APPROVE: [&str; 9] = [
     "yes",
     "y",
-    "yeah",
-    "yep",
-    "yup",
-    "sure",
-    "ok",
-    "okay",
     "confirm",
     "confirmed",
     "approve",
+    "approved",
     "go ahead",
     "do it",
     "send it",
@@ -92,11 +91,13 @@ pub fn parse_reply(text: &str) -> Option<Decision> {
 
 /// One line saying exactly what calling `endpoint` with `arguments` does:
 /// the account, the endpoint, and every argument, texts quoted in full.
+/// `names` shows ids by name where they are known (user lists: "Fans (59)").
 #[must_use]
 pub fn summarize_call(
     endpoint: &Endpoint,
     arguments: &Map<String, Value>,
     account_name: Option<&str>,
+    names: &BTreeMap<String, String>,
 ) -> String {
     let mut parts = Vec::new();
     for (key, value) in arguments {
@@ -109,6 +110,7 @@ pub fn summarize_call(
                 let items: Vec<String> = items
                     .iter()
                     .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .map(|id| names.get(&id).cloned().unwrap_or(id))
                     .collect();
                 items.join(", ")
             }
@@ -188,6 +190,14 @@ mod tests {
     }
 
     #[test]
+    fn only_an_explicit_yes_approves() {
+        for vague in ["ok", "okay", "sure", "yeah", "yep", "k", "fine"] {
+            assert_eq!(parse_reply(vague), None, "{vague}");
+        }
+        assert_eq!(parse_reply("Yes!"), Some(Decision::Approve(Selection::All)));
+    }
+
+    #[test]
     fn anything_more_is_not_an_answer() {
         assert_eq!(parse_reply("yes but change the text first"), None);
         assert_eq!(parse_reply("how much did we earn?"), None);
@@ -202,15 +212,25 @@ mod tests {
             .unwrap();
         let arguments = json!({"account": "acct_1", "text": "New set tonight 🔥", "userLists": ["1100"], "price": 9.99});
         assert_eq!(
-            summarize_call(endpoint, arguments.as_object().unwrap(), Some("@miarose")),
-            "Send Mass Message on @miarose — price 9.99; text “New set tonight 🔥”; user lists 1100"
+            summarize_call(
+                endpoint,
+                arguments.as_object().unwrap(),
+                Some("@miarose"),
+                &BTreeMap::from([("1100".to_owned(), "Fans (59)".to_owned())])
+            ),
+            "Send Mass Message on @miarose — price 9.99; text “New set tonight 🔥”; user lists Fans (59)"
         );
         let delete = Catalog::onlyfans()
             .get("tracking-links.delete-tracking-link")
             .unwrap();
         let arguments = json!({"account": "acct_1", "tracking_link_id": "77"});
         assert_eq!(
-            summarize_call(delete, arguments.as_object().unwrap(), None),
+            summarize_call(
+                delete,
+                arguments.as_object().unwrap(),
+                None,
+                &BTreeMap::new()
+            ),
             "Delete Tracking Link on acct_1 (cannot be undone) — tracking link id “77”"
         );
     }

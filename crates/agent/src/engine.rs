@@ -1,27 +1,47 @@
 //! The turn engine: one request in, events out, one usage record written.
+//!
+//! `engine.rs` is the loop (model call → tool calls run concurrently →
+//! repeat); `dispatch` checks and runs tool calls; `gate` turns writes into
+//! pending actions and performs confirmed ones; `accounts` caches the team's
+//! connected accounts; `meter` counts what a turn costs and what the team
+//! may still spend.
+
+mod accounts;
+mod dispatch;
+mod gate;
+mod meter;
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agencybot_core::{
-    ActionState, Clock, ConversationKey, InboundContent, NewPendingAction, NewUsageRecord,
-    OutboundMessage, PendingAction, ProposedAction, RequestKind, Role, Team, UsageOutcome,
+    AllowedWrite, Clock, ConversationKey, InboundContent, NewUsageRecord, OutboundMessage,
+    ProposedAction, RequestKind, Role, Team, UsageOutcome,
 };
-use agencybot_ofapi::{Access, Catalog, Client, Endpoint};
-use agencybot_store::{ConfirmRefusal, Store};
+use agencybot_ofapi::Client;
+use agencybot_store::Store;
 use futures::future::{BoxFuture, join_all};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::confirm::{self, Decision, Selection};
-use crate::model::{Completion, ModelClient, ModelError, Prices, ToolCall};
+use crate::model::{ModelClient, ModelError, Prices};
 use crate::prompt::{self, AccountSummary, PromptInput};
-use crate::tools::{self, InternalTool, ToolContext, ToolOutput, ToolRegistry};
-use crate::{builtin, compact, memory, tokens, validate};
+use crate::tools::{self, InternalTool, ToolRegistry};
+use crate::{builtin, memory, tokens};
+use gate::confirmation_text;
+pub use gate::duration_text;
+use meter::{Meter, Spend, TurnLimits};
 
 /// Where the engine's events go; an adapter turns them into platform messages.
 pub type EventSink = UnboundedSender<OutboundMessage>;
+
+/// The shortest time a confirmation request waits: less and people cannot
+/// read the summary before it expires.
+pub const MIN_CONFIRMATION_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -34,7 +54,16 @@ pub struct EngineConfig {
     pub history_tokens: usize,
     pub prices: Prices,
     /// How long the account list is reused before it is fetched again.
-    pub accounts_ttl: std::time::Duration,
+    pub accounts_ttl: Duration,
+    /// Endpoints the catalog turns off by default (credentials, payouts,
+    /// webhooks) that this install allows, by id.
+    pub allowed_endpoints: Vec<String>,
+    /// A turn stops starting model calls and tool steps after this long.
+    pub turn_deadline: Duration,
+    /// Turns a minute one person may start; `None` for no limit.
+    pub user_turns_per_minute: Option<NonZeroU32>,
+    /// Turns a minute one team may start; `None` for no limit.
+    pub team_turns_per_minute: Option<NonZeroU32>,
 }
 
 impl Default for EngineConfig {
@@ -45,7 +74,11 @@ impl Default for EngineConfig {
             confirmation_ttl: chrono::Duration::minutes(10),
             history_tokens: 6000,
             prices: Prices::default(),
-            accounts_ttl: std::time::Duration::from_secs(600),
+            accounts_ttl: Duration::from_secs(600),
+            allowed_endpoints: Vec::new(),
+            turn_deadline: Duration::from_secs(180),
+            user_turns_per_minute: NonZeroU32::new(20),
+            team_turns_per_minute: NonZeroU32::new(120),
         }
     }
 }
@@ -59,10 +92,11 @@ pub trait PromptSection: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     Interactive,
-    /// A scheduled run: writes whose endpoint or tool is listed run without
-    /// asking (they were approved when the task was created); others are skipped.
+    /// A scheduled run: writes matching an approved shape run without
+    /// asking (they were approved when the task was created), if the run's
+    /// role may make them; others are skipped and reported.
     Unattended {
-        allowed_writes: Vec<String>,
+        allowed_writes: Vec<AllowedWrite>,
     },
 }
 
@@ -72,6 +106,8 @@ pub struct TurnRequest {
     pub team: Team,
     pub conversation: ConversationKey,
     pub user_id: String,
+    /// The user's role now: read from the store for every request, so a
+    /// confirmation is judged by the role at the time of the yes.
     pub role: Role,
     pub content: InboundContent,
     pub kind: RequestKind,
@@ -92,25 +128,11 @@ pub struct TurnReport {
     pub usage_id: Option<i64>,
     /// Writes proposed and waiting for a yes.
     pub proposed: Vec<i64>,
-    /// Writes executed in this turn (confirmed, or pre-approved).
+    /// Writes sent in this turn (confirmed, or pre-approved), including
+    /// those whose outcome is unknown: a retry must not send them again.
     pub executed: Vec<String>,
-    /// Writes an unattended run did not make because they were not approved.
+    /// Writes an unattended run did not make, each with why.
     pub skipped: Vec<String>,
-}
-
-/// Tokens and credits of one request, summed over its model and API calls.
-#[derive(Debug, Default)]
-struct Meter {
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    credits: i64,
-}
-
-impl Meter {
-    fn model(&mut self, completion: &Completion) {
-        self.prompt_tokens += completion.prompt_tokens;
-        self.completion_tokens += completion.completion_tokens;
-    }
 }
 
 /// How a turn ended, before it is recorded.
@@ -147,12 +169,39 @@ impl Ending {
             ..Ending::default()
         }
     }
+
+    /// The turn stops early with `text`, keeping what it did so far and
+    /// saying so (never "nothing was changed" after a write).
+    fn stopped(
+        text: String,
+        outcome: UsageOutcome,
+        executed: Vec<String>,
+        skipped: Vec<String>,
+    ) -> Self {
+        let mut answer = text;
+        if !executed.is_empty() {
+            answer.push_str("\n\nDone before I stopped:");
+            for summary in &executed {
+                answer.push_str(&format!("\n• {summary}"));
+            }
+        }
+        Ending {
+            outcome: Some(outcome),
+            answer: Some(answer),
+            executed,
+            skipped,
+            ..Ending::default()
+        }
+    }
 }
 
 /// The result of one tool call within a step.
 struct CallResult {
     content: Value,
     credits: i64,
+    /// Credits held for the step by the budget check, released once its
+    /// real cost is charged.
+    reserved: i64,
     proposal: Option<ProposedAction>,
     executed: Option<String>,
     skipped: Option<String>,
@@ -163,6 +212,7 @@ impl CallResult {
         CallResult {
             content,
             credits: 0,
+            reserved: 0,
             proposal: None,
             executed: None,
             skipped: None,
@@ -179,6 +229,34 @@ impl CallResult {
             ..CallResult::content(content)
         }
     }
+
+    fn skipped(summary: String, reason: String) -> Self {
+        CallResult {
+            skipped: Some(format!("{summary} ({reason})")),
+            ..CallResult::content(json!({
+                "status": "skipped",
+                "reason": format!("{reason}, so it was not made"),
+                "summary": summary,
+            }))
+        }
+    }
+}
+
+/// One turn in progress: its request, where its events go, and what it
+/// has seen so far.
+struct Turn<'a> {
+    request: &'a TurnRequest,
+    events: &'a EventSink,
+    /// No model call or tool step starts after this.
+    deadline: Instant,
+    /// A read in this turn returned text written outside the team.
+    outside_text: AtomicBool,
+}
+
+impl Turn<'_> {
+    fn read_outside_text(&self) -> bool {
+        self.outside_text.load(Ordering::SeqCst)
+    }
 }
 
 pub struct Engine {
@@ -190,6 +268,8 @@ pub struct Engine {
     tools: ToolRegistry,
     sections: Vec<Arc<dyn PromptSection>>,
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
+    spend: Spend,
+    limits: TurnLimits,
 }
 
 impl std::fmt::Debug for Engine {
@@ -211,6 +291,7 @@ impl Engine {
     ) -> Engine {
         let mut tools = ToolRegistry::default();
         tools.register(Arc::new(builtin::ExportCsvTool));
+        let limits = TurnLimits::new(config.user_turns_per_minute, config.team_turns_per_minute);
         Engine {
             store,
             ofapi,
@@ -220,6 +301,8 @@ impl Engine {
             tools,
             sections: Vec::new(),
             accounts: Mutex::new(HashMap::new()),
+            spend: Spend::default(),
+            limits,
         }
     }
 
@@ -252,30 +335,39 @@ impl Engine {
             .unwrap_or_else(|| self.config.default_model.clone())
     }
 
+    /// Writes confirmed long enough ago that no turn can still be
+    /// executing them, yet never finished (the process stopped between the
+    /// yes and the API's answer), become "outcome unknown"; their users are
+    /// told at their next message. Run at start and from time to time.
+    pub async fn recover_interrupted(&self) -> Result<usize, EngineError> {
+        let before = self.clock.now()
+            - chrono::Duration::from_std(self.config.turn_deadline * 2)
+                .unwrap_or(chrono::Duration::minutes(10));
+        let recovered = self.store.recover_interrupted(before).await?;
+        for action in &recovered {
+            tracing::warn!(
+                action = action.id,
+                team = action.team_id,
+                "a confirmed write was interrupted; its outcome is unknown"
+            );
+        }
+        Ok(recovered.len())
+    }
+
     /// Handles one request and records its usage. Never panics on bad input
     /// from the user, the model or the API: every failure ends in a message.
     pub async fn handle(&self, request: TurnRequest, events: &EventSink) -> TurnReport {
         let started = Instant::now();
         let model = self.model_for(&request);
         let mut meter = Meter::default();
-        let _ = events.send(OutboundMessage::Typing);
-        let ending = match &request.content {
-            InboundContent::Reset => self.reset(&request).await,
-            InboundContent::Confirmation { action_id, approve } => {
-                let decision = if *approve { Decision::Approve(Selection::All) } else { Decision::Decline(Selection::All) };
-                self.decide(&request, Some(*action_id), decision, &model, &mut meter, events).await
-            }
-            InboundContent::Text(text) => match confirm::parse_reply(text) {
-                Some(decision) if self.has_open_actions(&request).await => {
-                    self.decide(&request, None, decision, &model, &mut meter, events).await
-                }
-                Some(_) if self.decided_recently(&request).await => Ok(Ending::refused(
-                    "Nothing is waiting for your confirmation right now — your last request was already handled.".into(),
-                )),
-                _ => self.converse(&request, text, &model, &mut meter, events).await,
-            },
+        let turn = Turn {
+            request: &request,
+            events,
+            deadline: started + self.config.turn_deadline,
+            outside_text: AtomicBool::new(false),
         };
-        let ending = match ending {
+        let _ = events.send(OutboundMessage::Typing);
+        let ending = match self.respond(&turn, &model, &mut meter).await {
             Ok(ending) => ending,
             Err(failure) => {
                 tracing::error!(error = %failure, team = request.team.id, "turn failed");
@@ -296,10 +388,7 @@ impl Engine {
             platform: request.conversation.platform,
             user_id: request.user_id.clone(),
             kind: request.kind,
-            cost_usd: self
-                .config
-                .prices
-                .cost(&model, meter.prompt_tokens, meter.completion_tokens),
+            cost_usd: meter.usd,
             model,
             prompt_tokens: meter.prompt_tokens,
             completion_tokens: meter.completion_tokens,
@@ -309,13 +398,7 @@ impl Engine {
             outcome,
             created_at: self.clock.now(),
         };
-        let usage_id = match self.store.record_usage(&usage).await {
-            Ok(id) => Some(id),
-            Err(err) => {
-                tracing::error!(error = %err, "cannot record usage");
-                None
-            }
-        };
+        let usage_id = self.settle(&usage, &meter).await;
         TurnReport {
             outcome,
             answer: ending.answer,
@@ -327,10 +410,71 @@ impl Engine {
         }
     }
 
+    async fn respond(
+        &self,
+        turn: &Turn<'_>,
+        model: &str,
+        meter: &mut Meter,
+    ) -> Result<Ending, EngineError> {
+        let request = turn.request;
+        if request.content == InboundContent::Reset {
+            return self.reset(request).await;
+        }
+        let interactive = request.mode == Mode::Interactive;
+        if interactive && let Some(refusal) = self.rate_refusal(request) {
+            return Ok(Ending::refused(refusal));
+        }
+        // Before anything is spent, even the account list for the prompt.
+        if let Some(refusal) = self.budget_refusal(&request.team, 0).await? {
+            return Ok(Ending::refused(refusal));
+        }
+        let notices = if interactive {
+            self.notices(turn).await?
+        } else {
+            Vec::new()
+        };
+        let tell = |notices: Vec<String>| {
+            for notice in notices {
+                let _ = turn.events.send(OutboundMessage::Text(notice));
+            }
+        };
+        match &request.content {
+            InboundContent::Reset => self.reset(request).await,
+            InboundContent::Confirmation {
+                action_ids,
+                approve,
+            } => {
+                tell(notices);
+                let decision = if *approve {
+                    Decision::Approve(Selection::All)
+                } else {
+                    Decision::Decline(Selection::All)
+                };
+                self.decide(turn, Some(action_ids.clone()), decision, model, meter)
+                    .await
+            }
+            InboundContent::Text(text) => match confirm::parse_reply(text) {
+                Some(decision) if self.has_open_actions(request).await => {
+                    tell(notices);
+                    self.decide(turn, None, decision, model, meter).await
+                }
+                // A yes to something that expired: the notice is the answer.
+                Some(_) if !notices.is_empty() => Ok(Ending::refused(notices.join("\n\n"))),
+                Some(_) if self.decided_recently(request).await => Ok(Ending::refused(
+                    "Nothing is waiting for your confirmation right now — your last request was already handled.".into(),
+                )),
+                _ => {
+                    tell(notices);
+                    self.converse(turn, text, model, meter).await
+                }
+            },
+        }
+    }
+
     async fn reset(&self, request: &TurnRequest) -> Result<Ending, EngineError> {
         let now = self.clock.now();
         self.store.reset_conversation(&request.conversation).await?;
-        for action in self.store.open_actions(&request.conversation).await? {
+        for action in self.store.open_actions(&request.conversation, now).await? {
             let _ = self
                 .store
                 .decline_action(action.id, &request.conversation, &action.requested_by, now)
@@ -343,7 +487,7 @@ impl Engine {
 
     async fn has_open_actions(&self, request: &TurnRequest) -> bool {
         self.store
-            .open_actions(&request.conversation)
+            .open_actions(&request.conversation, self.clock.now())
             .await
             .is_ok_and(|actions| actions.iter().any(|a| a.requested_by == request.user_id))
     }
@@ -388,36 +532,35 @@ impl Engine {
         !asked
     }
 
-    /// Refuses work when the team's daily OnlyFansAPI credit budget is spent.
-    async fn over_budget(&self, team: &Team) -> Result<Option<String>, EngineError> {
-        let Some(budget) = team.daily_credit_budget else {
-            return Ok(None);
-        };
-        let now = self.clock.now();
-        let day_start = now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map_or(now, |d| d.and_utc());
-        let used = self.store.credits_used_since(team.id, day_start).await?;
-        Ok((used >= budget).then(|| {
-            format!(
-                "Today's OnlyFansAPI credit budget for {} is used up ({used} of {budget} credits), so I can't look anything up until it resets at midnight UTC. An admin can raise `daily_credit_budget` in the config.",
-                team.name
-            )
-        }))
+    /// Why the turn may not make another model call: out of time, or the
+    /// team's budget is spent (counting turns in flight).
+    async fn step_stop(
+        &self,
+        turn: &Turn<'_>,
+    ) -> Result<Option<(String, UsageOutcome)>, EngineError> {
+        if Instant::now() >= turn.deadline {
+            return Ok(Some((
+                format!(
+                    "This took longer than I allow for one request ({} s), so I stopped. Try a narrower question, e.g. one account or a shorter period.",
+                    self.config.turn_deadline.as_secs()
+                ),
+                UsageOutcome::Failed,
+            )));
+        }
+        Ok(self
+            .budget_refusal(&turn.request.team, 0)
+            .await?
+            .map(|refusal| (refusal, UsageOutcome::Refused)))
     }
 
     async fn converse(
         &self,
-        request: &TurnRequest,
+        turn: &Turn<'_>,
         text: &str,
         model: &str,
         meter: &mut Meter,
-        events: &EventSink,
     ) -> Result<Ending, EngineError> {
-        if let Some(refusal) = self.over_budget(&request.team).await? {
-            return Ok(Ending::refused(refusal));
-        }
+        let request = turn.request;
         let now = self.clock.now();
         let conversation = self
             .store
@@ -445,7 +588,7 @@ impl Engine {
         let user = json!({"role": "user", "content": text});
         self.remember(conversation.id, &user).await?;
         messages.push(user);
-        self.run(request, conversation.id, messages, model, meter, events)
+        self.run(turn, conversation.id, messages, model, meter)
             .await
     }
 
@@ -454,9 +597,13 @@ impl Engine {
         request: &TurnRequest,
         meter: &mut Meter,
     ) -> Result<Value, EngineError> {
-        let accounts = self.accounts(request.team.id, meter).await;
+        let accounts = self.accounts(&request.team, meter).await;
         let open_actions = match request.mode {
-            Mode::Interactive => self.store.open_actions(&request.conversation).await?,
+            Mode::Interactive => {
+                self.store
+                    .open_actions(&request.conversation, self.clock.now())
+                    .await?
+            }
             Mode::Unattended { .. } => Vec::new(),
         };
         let mut sections = Vec::new();
@@ -479,63 +626,6 @@ impl Engine {
         Ok(json!({"role": "system", "content": text}))
     }
 
-    /// The connected accounts, cached for a while; the fetch is billed to
-    /// the request that makes it.
-    async fn accounts(
-        &self,
-        team_id: i64,
-        meter: &mut Meter,
-    ) -> Result<Vec<AccountSummary>, String> {
-        if let Some((fetched, accounts)) = self.lock_accounts().get(&team_id)
-            && fetched.elapsed() < self.config.accounts_ttl
-        {
-            return Ok(accounts.clone());
-        }
-        match self.ofapi.call("account.list-accounts", &Map::new()).await {
-            Ok(response) => {
-                meter.credits += response.cost.credits_used;
-                let accounts: Vec<AccountSummary> = response
-                    .data
-                    .as_array()
-                    .map(|list| {
-                        list.iter()
-                            .filter_map(|a| {
-                                Some(AccountSummary {
-                                    id: a.get("id")?.as_str()?.to_owned(),
-                                    username: a
-                                        .get("onlyfans_username")
-                                        .and_then(Value::as_str)
-                                        .unwrap_or("")
-                                        .to_owned(),
-                                    name: a
-                                        .get("display_name")
-                                        .and_then(Value::as_str)
-                                        .unwrap_or("")
-                                        .to_owned(),
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                self.lock_accounts()
-                    .insert(team_id, (Instant::now(), accounts.clone()));
-                Ok(accounts)
-            }
-            Err(err) => {
-                meter.credits += err.credits_used;
-                Err(err.message)
-            }
-        }
-    }
-
-    fn lock_accounts(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<i64, (Instant, Vec<AccountSummary>)>> {
-        self.accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     async fn remember(&self, conversation_id: i64, message: &Value) -> Result<(), EngineError> {
         let role = message
             .get("role")
@@ -552,35 +642,54 @@ impl Engine {
     /// until it answers, proposes writes, or runs out of steps.
     async fn run(
         &self,
-        request: &TurnRequest,
+        turn: &Turn<'_>,
         conversation_id: i64,
         mut messages: Vec<Value>,
         model: &str,
         meter: &mut Meter,
-        events: &EventSink,
     ) -> Result<Ending, EngineError> {
+        let request = turn.request;
+        let events = turn.events;
         let definitions = tools::definitions(&self.tools);
         let mut executed = Vec::new();
         let mut skipped = Vec::new();
         for step in 0..self.config.max_steps {
-            let completion = match self.model.complete(model, &messages, &definitions).await {
-                Ok(completion) => completion,
-                Err(err) => {
+            if let Some((text, outcome)) = self.step_stop(turn).await? {
+                return Ok(Ending::stopped(text, outcome, executed, skipped));
+            }
+            let remaining = turn.deadline.saturating_duration_since(Instant::now());
+            let completion = match tokio::time::timeout(
+                remaining,
+                self.model.complete(model, &messages, &definitions),
+            )
+            .await
+            {
+                Ok(Ok(completion)) => completion,
+                Ok(Err(err)) => {
                     tracing::warn!(error = %err, model, "model call failed");
-                    return Ok(Ending {
+                    return Ok(Ending::stopped(
+                        model_apology(&err, !executed.is_empty()),
+                        UsageOutcome::Failed,
                         executed,
                         skipped,
-                        ..Ending::failed(model_apology(&err))
-                    });
+                    ));
+                }
+                Err(_) => {
+                    return Ok(Ending::stopped(
+                        model_apology(&ModelError::Timeout, !executed.is_empty()),
+                        UsageOutcome::Failed,
+                        executed,
+                        skipped,
+                    ));
                 }
             };
-            meter.model(&completion);
+            self.charge_model(&request.team, meter, model, &completion);
             if completion.tool_calls.is_empty() {
                 let mut answer = completion
                     .content
                     .unwrap_or_else(|| "I don't have an answer to that.".into());
                 if !skipped.is_empty() && !skipped.iter().all(|s| answer.contains(s.as_str())) {
-                    answer.push_str("\n\nNot done (not approved for this task):");
+                    answer.push_str("\n\nNot done:");
                     for summary in &skipped {
                         answer.push_str(&format!("\n• {summary}"));
                     }
@@ -615,12 +724,13 @@ impl Engine {
                 completion
                     .tool_calls
                     .iter()
-                    .map(|call| self.execute(request, call, events)),
+                    .map(|call| self.execute(turn, call)),
             )
             .await;
             let mut proposals = Vec::new();
             for (call, result) in completion.tool_calls.iter().zip(results) {
-                meter.credits += result.credits;
+                self.charge_credits(&request.team, meter, result.credits);
+                self.release(&request.team, result.reserved);
                 proposals.extend(result.proposal);
                 executed.extend(result.executed);
                 skipped.extend(result.skipped);
@@ -633,6 +743,8 @@ impl Engine {
                 messages.push(message);
             }
             if !proposals.is_empty() {
+                let ids: Vec<i64> = proposals.iter().map(|p| p.id).collect();
+                self.store.group_actions(&ids).await?;
                 let text = confirmation_text(
                     completion.content.as_deref(),
                     &proposals,
@@ -652,537 +764,19 @@ impl Engine {
             }
             let _ = events.send(OutboundMessage::Typing);
         }
-        Ok(Ending {
+        Ok(Ending::stopped(
+            format!(
+                "I couldn't finish this within {} steps, so I stopped. Try a narrower question, e.g. one account or a shorter period.",
+                self.config.max_steps
+            ),
+            UsageOutcome::Failed,
             executed,
             skipped,
-            ..Ending::failed(format!(
-                "I couldn't finish this within {} steps, so I stopped. Nothing was changed. Try a narrower question, e.g. one account or a shorter period.",
-                self.config.max_steps
-            ))
-        })
-    }
-
-    async fn execute(
-        &self,
-        request: &TurnRequest,
-        call: &ToolCall,
-        events: &EventSink,
-    ) -> CallResult {
-        let arguments: Value =
-            match serde_json::from_str(if call.function.arguments.trim().is_empty() {
-                "{}"
-            } else {
-                &call.function.arguments
-            }) {
-                Ok(arguments) => arguments,
-                Err(err) => {
-                    return CallResult::error(format!(
-                        "the arguments are not valid JSON ({err}); send a JSON object"
-                    ));
-                }
-            };
-        match call.function.name.as_str() {
-            tools::CALL_API => self.call_api(request, arguments, events).await,
-            tools::FIND_API_ENDPOINTS => {
-                let query = arguments
-                    .get("query")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let found: Vec<Value> = tools::find_endpoints(query, 5)
-                    .into_iter()
-                    .map(tools::describe_endpoint)
-                    .collect();
-                if found.is_empty() {
-                    CallResult::error(format!("no endpoint matches `{query}`; try other words"))
-                } else {
-                    CallResult::content(json!({"endpoints": found}))
-                }
-            }
-            name => match self.tools.get(name) {
-                Some(tool) => {
-                    self.internal_tool(request, tool.as_ref(), arguments, events)
-                        .await
-                }
-                None => CallResult::error(format!(
-                    "there is no tool named `{name}`; use call_api or find_api_endpoints"
-                )),
-            },
-        }
-    }
-
-    async fn call_api(
-        &self,
-        request: &TurnRequest,
-        arguments: Value,
-        events: &EventSink,
-    ) -> CallResult {
-        let Some(id) = arguments.get("endpoint").and_then(Value::as_str) else {
-            return CallResult::error(
-                "`endpoint` is required: an endpoint id such as statistics.get-earnings",
-            );
-        };
-        let Some(endpoint) = Catalog::onlyfans().get(id) else {
-            let suggestions: Vec<String> = tools::find_endpoints(&id.replace(['.', '-'], " "), 3)
-                .into_iter()
-                .map(|e| e.id.clone())
-                .collect();
-            return CallResult::error(format!(
-                "unknown endpoint `{id}`{}",
-                if suggestions.is_empty() {
-                    String::new()
-                } else {
-                    format!("; did you mean {}?", suggestions.join(", "))
-                }
-            ));
-        };
-        let mut args = match arguments.get("arguments") {
-            Some(Value::Object(map)) => map.clone(),
-            None | Some(Value::Null) => Map::new(),
-            Some(other) => {
-                return CallResult::error(format!("`arguments` must be an object, not {other}"));
-            }
-        };
-        self.resolve_accounts(request.team.id, &mut args);
-        let problems = validate::problems(&endpoint.schema, &Value::Object(args.clone()));
-        if !problems.is_empty() {
-            return CallResult::content(json!({
-                "error": format!("invalid arguments for {id}"),
-                "problems": problems,
-                "arguments_schema": tools::describe_endpoint(endpoint)["arguments"],
-            }));
-        }
-        if endpoint.access == Access::Read {
-            return self.read(endpoint, &args).await;
-        }
-        let summary = confirm::summarize_call(
-            endpoint,
-            &args,
-            self.account_label(request.team.id, &args).as_deref(),
-        );
-        self.gate(request, &endpoint.id, Value::Object(args), summary, events)
-            .await
-    }
-
-    async fn read(&self, endpoint: &Endpoint, args: &Map<String, Value>) -> CallResult {
-        match self.ofapi.call(&endpoint.id, args).await {
-            Ok(response) => CallResult::billed(
-                compact::for_model(response.data, response.next_page.is_some()),
-                response.cost.credits_used,
-            ),
-            Err(err) => CallResult::billed(
-                json!({"error": err.message, "status": err.status}),
-                err.credits_used,
-            ),
-        }
-    }
-
-    async fn internal_tool(
-        &self,
-        request: &TurnRequest,
-        tool: &dyn InternalTool,
-        arguments: Value,
-        events: &EventSink,
-    ) -> CallResult {
-        let problems = validate::problems(&tool.parameters(), &arguments);
-        if !problems.is_empty() {
-            return CallResult::content(
-                json!({"error": format!("invalid arguments for {}", tool.name()), "problems": problems}),
-            );
-        }
-        if let Err(problem) = tool.check(&arguments) {
-            return CallResult::error(problem);
-        }
-        if tool.access() != Access::Read {
-            if request.role < tool.required_role() {
-                return CallResult::error(format!(
-                    "not proposed: {} needs the {} role and this user is {}; tell them an {} has to ask for it",
-                    tool.name(),
-                    tool.required_role(),
-                    request.role,
-                    tool.required_role()
-                ));
-            }
-            let summary = tool.summarize(&arguments);
-            return self
-                .gate(request, tool.name(), arguments, summary, events)
-                .await;
-        }
-        self.run_tool(request, tool, arguments, events).await
-    }
-
-    async fn run_tool(
-        &self,
-        request: &TurnRequest,
-        tool: &dyn InternalTool,
-        arguments: Value,
-        events: &EventSink,
-    ) -> CallResult {
-        let send_file = |attachment| {
-            let _ = events.send(OutboundMessage::File(attachment));
-        };
-        let context = ToolContext {
-            team: &request.team,
-            user_id: &request.user_id,
-            role: request.role,
-            conversation: &request.conversation,
-            store: &self.store,
-            ofapi: &self.ofapi,
-            now: self.clock.now(),
-            send_file: &send_file,
-        };
-        match tool.run(&context, arguments).await {
-            Ok(ToolOutput { content, credits }) => CallResult::billed(content, credits),
-            Err(message) => CallResult::error(message),
-        }
-    }
-
-    /// The confirmation gate: a write becomes a pending action the user
-    /// must confirm, or, unattended, runs only if it was approved in advance.
-    async fn gate(
-        &self,
-        request: &TurnRequest,
-        tool: &str,
-        arguments: Value,
-        summary: String,
-        events: &EventSink,
-    ) -> CallResult {
-        if let Mode::Unattended { allowed_writes } = &request.mode {
-            if !allowed_writes.iter().any(|w| w == tool) {
-                return CallResult {
-                    skipped: Some(summary.clone()),
-                    ..CallResult::content(json!({
-                        "status": "skipped",
-                        "reason": "this write was not approved for the scheduled task, so it was not made",
-                        "summary": summary,
-                    }))
-                };
-            }
-            let (content, credits) = self.perform(request, tool, &arguments, events).await;
-            return CallResult {
-                credits,
-                executed: Some(summary),
-                ..CallResult::content(content)
-            };
-        }
-        if !request.role.can_confirm_writes() {
-            return CallResult::error(format!(
-                "not proposed: this user's role ({}) cannot make changes; tell them a member, admin or owner has to ask for it",
-                request.role
-            ));
-        }
-        let now = self.clock.now();
-        let action = NewPendingAction {
-            team_id: request.team.id,
-            conversation: request.conversation.clone(),
-            requested_by: request.user_id.clone(),
-            tool: tool.to_owned(),
-            arguments,
-            summary: summary.clone(),
-            expires_at: now + self.config.confirmation_ttl,
-        };
-        match self.store.create_pending_action(&action, now).await {
-            Ok(action) => CallResult {
-                proposal: Some(ProposedAction {
-                    id: action.id,
-                    summary: summary.clone(),
-                }),
-                ..CallResult::content(json!({
-                    "status": "awaiting_confirmation",
-                    "action_id": action.id,
-                    "summary": summary,
-                    "note": "Not done yet: the user is being asked to confirm.",
-                }))
-            },
-            Err(err) => CallResult::error(format!("could not record the proposed change: {err}")),
-        }
-    }
-
-    /// Runs a confirmed (or pre-approved) write once. Never retried.
-    async fn perform(
-        &self,
-        request: &TurnRequest,
-        tool: &str,
-        arguments: &Value,
-        events: &EventSink,
-    ) -> (Value, i64) {
-        if let Some(endpoint) = Catalog::onlyfans().get(tool) {
-            let args = arguments.as_object().cloned().unwrap_or_default();
-            return match self.ofapi.call(&endpoint.id, &args).await {
-                Ok(response) => (
-                    json!({"status": "done", "result": compact::for_model(response.data, false)}),
-                    response.cost.credits_used,
-                ),
-                Err(err) => (
-                    json!({"status": "failed", "error": err.message}),
-                    err.credits_used,
-                ),
-            };
-        }
-        match self.tools.get(tool) {
-            Some(tool) => {
-                let result = self
-                    .run_tool(request, tool.as_ref(), arguments.clone(), events)
-                    .await;
-                let failed = result.content.get("error").is_some();
-                (
-                    json!({"status": if failed { "failed" } else { "done" }, "result": result.content}),
-                    result.credits,
-                )
-            }
-            None => (
-                json!({"status": "failed", "error": format!("`{tool}` is no longer available")}),
-                0,
-            ),
-        }
-    }
-
-    /// Applies a yes or no to waiting actions.
-    async fn decide(
-        &self,
-        request: &TurnRequest,
-        action_id: Option<i64>,
-        decision: Decision,
-        model: &str,
-        meter: &mut Meter,
-        events: &EventSink,
-    ) -> Result<Ending, EngineError> {
-        let (approve, selection) = match decision {
-            Decision::Approve(selection) => (true, selection),
-            Decision::Decline(selection) => (false, selection),
-        };
-        if approve && !request.role.can_confirm_writes() {
-            return Ok(Ending::refused(format!(
-                "Your role ({}) can't approve changes, so nothing was done. Ask a member, admin or owner of {}.",
-                request.role, request.team.name
-            )));
-        }
-        let targets: Vec<i64> = match action_id {
-            Some(id) => vec![id],
-            None => {
-                let open: Vec<PendingAction> = self
-                    .store
-                    .open_actions(&request.conversation)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.requested_by == request.user_id)
-                    .collect();
-                match selection {
-                    Selection::All => open.iter().map(|a| a.id).collect(),
-                    Selection::Numbers(numbers) => {
-                        let mut ids = Vec::new();
-                        for number in numbers {
-                            match open.get(number - 1) {
-                                Some(action) => ids.push(action.id),
-                                None => {
-                                    return Ok(Ending::refused(format!(
-                                        "There is no request number {number}; {} waiting. Nothing was done.",
-                                        open.len()
-                                    )));
-                                }
-                            }
-                        }
-                        ids
-                    }
-                }
-            }
-        };
-        let now = self.clock.now();
-        let mut lines = Vec::new();
-        let mut notes = Vec::new();
-        let mut executed = Vec::new();
-        let mut performed = 0;
-        for id in targets {
-            let decided = if approve {
-                self.store
-                    .confirm_action(id, &request.conversation, &request.user_id, now)
-                    .await?
-            } else {
-                self.store
-                    .decline_action(id, &request.conversation, &request.user_id, now)
-                    .await?
-            };
-            match decided {
-                Ok(action) if approve => {
-                    if self.over_budget(&request.team).await?.is_some() {
-                        self.store
-                            .finish_action(action.id, Err("the daily credit budget was used up"))
-                            .await?;
-                        lines.push(format!(
-                            "Not done: today's credit budget is used up — {}",
-                            action.summary
-                        ));
-                        continue;
-                    }
-                    let (result, credits) = self
-                        .perform(request, &action.tool, &action.arguments, events)
-                        .await;
-                    performed += 1;
-                    meter.credits += credits;
-                    let failed = result["status"] == "failed";
-                    let outcome = if failed {
-                        Err(result["error"].as_str().unwrap_or("failed"))
-                    } else {
-                        Ok(&result)
-                    };
-                    self.store.finish_action(action.id, outcome).await?;
-                    if !failed {
-                        executed.push(action.summary.clone());
-                    }
-                    notes.push(format!(
-                        "The user confirmed #{}: {}. Outcome: {}",
-                        action.id, action.summary, result
-                    ));
-                }
-                Ok(action) => {
-                    lines.push(format!("Cancelled — nothing was done: {}", action.summary));
-                    notes.push(format!(
-                        "The user declined #{}: {}. Nothing was done.",
-                        action.id, action.summary
-                    ));
-                }
-                Err(refusal) => lines.push(refusal_text(&refusal, self.config.confirmation_ttl)),
-            }
-        }
-        if notes.is_empty() && lines.is_empty() {
-            return Ok(Ending::refused(
-                "There's nothing waiting for your confirmation.".into(),
-            ));
-        }
-        let conversation = self
-            .store
-            .conversation(request.team.id, &request.conversation, now)
-            .await?;
-        if !notes.is_empty() {
-            self.remember(
-                conversation.id,
-                &json!({"role": "user", "content": format!("[agencybot] {}", notes.join("\n"))}),
-            )
-            .await?;
-        }
-        if performed == 0 {
-            // Nothing ran: no need to ask the model to report.
-            let text = lines.join("\n");
-            self.remember(
-                conversation.id,
-                &json!({"role": "assistant", "content": text}),
-            )
-            .await?;
-            return Ok(if notes.is_empty() {
-                Ending::refused(text)
-            } else {
-                Ending::answered(text)
-            });
-        }
-        // Something ran: the model reports the outcome in its own words.
-        let mut messages = vec![self.system_message(request, meter).await?];
-        let history = self.store.history(conversation.id).await?;
-        let keep_from = memory::keep_from(&history, self.config.history_tokens);
-        messages.extend(memory::well_formed(
-            history[keep_from..]
-                .iter()
-                .map(|m| m.body.clone())
-                .collect(),
-        ));
-        let mut ending = self
-            .run(request, conversation.id, messages, model, meter, events)
-            .await?;
-        if !lines.is_empty()
-            && let Some(answer) = &mut ending.answer
-        {
-            answer.push_str("\n\n");
-            answer.push_str(&lines.join("\n"));
-        }
-        ending.executed.extend(executed);
-        Ok(ending)
-    }
-
-    /// `@miarose` or `Mia Rose` where an account ID belongs → its `acct_…` ID.
-    fn resolve_accounts(&self, team_id: i64, args: &mut Map<String, Value>) {
-        let cache = self.lock_accounts();
-        let Some((_, accounts)) = cache.get(&team_id) else {
-            return;
-        };
-        let resolve = |value: &mut Value| {
-            if let Some(text) = value.as_str() {
-                let wanted = text.trim().trim_start_matches('@').to_lowercase();
-                if let Some(account) = accounts.iter().find(|a| {
-                    a.id != text
-                        && (a.username.to_lowercase() == wanted || a.name.to_lowercase() == wanted)
-                }) {
-                    *value = Value::String(account.id.clone());
-                }
-            }
-        };
-        if let Some(value) = args.get_mut("account") {
-            resolve(value);
-        }
-        if let Some(Value::Array(values)) = args.get_mut("account_ids") {
-            values.iter_mut().for_each(resolve);
-        }
-    }
-
-    fn account_label(&self, team_id: i64, args: &Map<String, Value>) -> Option<String> {
-        let id = args.get("account")?.as_str()?;
-        let cache = self.lock_accounts();
-        let (_, accounts) = cache.get(&team_id)?;
-        accounts
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| format!("@{}", a.username))
+        ))
     }
 }
 
-fn confirmation_text(
-    preface: Option<&str>,
-    proposals: &[ProposedAction],
-    ttl: chrono::Duration,
-) -> String {
-    let mut text = String::new();
-    if let Some(preface) = preface.filter(|p| !p.trim().is_empty()) {
-        text.push_str(preface.trim());
-        text.push_str("\n\n");
-    }
-    if proposals.len() == 1 {
-        text.push_str("Here's what I'll do — nothing has been done yet:\n");
-        text.push_str(&format!("• {}\n", proposals[0].summary));
-        text.push_str(&format!(
-            "Should I go ahead? Reply yes or no. (This expires in {} minutes.)",
-            ttl.num_minutes()
-        ));
-    } else {
-        text.push_str("Here's what I'll do — nothing has been done yet:\n");
-        for (index, proposal) in proposals.iter().enumerate() {
-            text.push_str(&format!("{}. {}\n", index + 1, proposal.summary));
-        }
-        text.push_str(&format!(
-            "Should I go ahead? Reply yes for all, \"yes 2\" for one, or no. (These expire in {} minutes.)",
-            ttl.num_minutes()
-        ));
-    }
-    text
-}
-
-fn refusal_text(refusal: &ConfirmRefusal, ttl: chrono::Duration) -> String {
-    match refusal {
-        ConfirmRefusal::Expired => format!(
-            "That request expired (requests wait {} minutes), so nothing was done. Ask again if you still want it.",
-            ttl.num_minutes()
-        ),
-        ConfirmRefusal::AlreadyDecided(ActionState::Executed | ActionState::Confirmed) => {
-            "That was already done — I won't do it twice.".into()
-        }
-        ConfirmRefusal::AlreadyDecided(ActionState::Failed) => {
-            "That was already tried and failed; I won't repeat it on its own. Ask again if you want another try.".into()
-        }
-        ConfirmRefusal::AlreadyDecided(ActionState::Declined) => "That request was cancelled earlier; nothing was done.".into(),
-        ConfirmRefusal::AlreadyDecided(state) => format!("That request was already {state}; nothing more was done."),
-        ConfirmRefusal::OtherUser => "Only the person who asked for this can confirm it; nothing was done.".into(),
-        ConfirmRefusal::OtherConversation => "That request belongs to another conversation; nothing was done.".into(),
-        ConfirmRefusal::NotFound => "I can't find that request; nothing was done.".into(),
-    }
-}
-
-fn model_apology(error: &ModelError) -> String {
+fn model_apology(error: &ModelError, changed: bool) -> String {
     let reason = match error {
         ModelError::Timeout => "the AI model took too long to answer".to_owned(),
         ModelError::Status { status, .. } if *status >= 500 || *status == 0 => {
@@ -1196,9 +790,13 @@ fn model_apology(error: &ModelError) -> String {
         } => "the AI model service rejected our API key".to_owned(),
         other => other.to_string(),
     };
-    format!(
-        "Sorry — {reason}, so I couldn't finish. Nothing was changed. Please try again in a moment."
-    )
+    if changed {
+        format!("Sorry — {reason}, so I couldn't finish.")
+    } else {
+        format!(
+            "Sorry — {reason}, so I couldn't finish. Nothing was changed. Please try again in a moment."
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,8 @@ use agencybot_core::{Access, ConversationKey, InboundMessage, OutboundMessage, R
 use agencybot_store::Store;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, channel, unbounded_channel};
 
 use crate::{Engine, Mode, TurnReport, TurnRequest};
 
@@ -52,6 +53,9 @@ pub enum Admission {
     Denied,
     /// The channel is shutting down.
     Closed,
+    /// The conversation already has as many messages waiting as it may;
+    /// nothing was queued.
+    Busy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,9 @@ pub enum HubError {
 const REMEMBERED_DELIVERIES: usize = 10_000;
 /// A conversation's worker stops after this long without messages.
 const IDLE_WORKER: Duration = Duration::from_secs(300);
+/// Messages one conversation may have waiting behind the one being
+/// answered; more are refused with "busy" instead of piling up in memory.
+pub const MAX_QUEUED_PER_CONVERSATION: usize = 8;
 
 struct Job {
     request: TurnRequest,
@@ -99,7 +106,7 @@ struct Inner {
     engine: Arc<Engine>,
     store: Store,
     channel: String,
-    queues: Mutex<HashMap<ConversationKey, UnboundedSender<Job>>>,
+    queues: Mutex<HashMap<ConversationKey, Sender<Job>>>,
     seen: Mutex<Seen>,
     /// Jobs queued or running.
     pending: AtomicUsize,
@@ -178,9 +185,13 @@ impl Hub {
             tracing::info!(channel = %self.inner.channel, user = %incoming.message.user_id, "refused a user who is not permitted");
             return Ok(Admission::Denied);
         };
+        // The hub's channel is part of the key, whatever the adapter wrote:
+        // conversations of two channels never share history or actions.
+        let mut conversation = incoming.message.conversation.clone();
+        conversation.channel.clone_from(&self.inner.channel);
         let request = TurnRequest {
             team,
-            conversation: incoming.message.conversation.clone(),
+            conversation,
             user_id: incoming.message.user_id.clone(),
             role,
             content: incoming.message.content,
@@ -189,15 +200,13 @@ impl Hub {
             mode: Mode::Interactive,
             instructions: None,
         };
-        self.enqueue(Job {
+        Ok(self.enqueue(Job {
             request,
             responder: incoming.responder,
-        });
-        Ok(Admission::Accepted)
+        }))
     }
 
-    fn enqueue(&self, job: Job) {
-        self.inner.pending.fetch_add(1, Ordering::SeqCst);
+    fn enqueue(&self, job: Job) -> Admission {
         let key = job.request.conversation.clone();
         // Sent under the lock, so an idle worker cannot leave between
         // handing out its sender and the message arriving.
@@ -206,21 +215,33 @@ impl Hub {
             .queues
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.inner.pending.fetch_add(1, Ordering::SeqCst);
         let job = match queues.get(&key) {
-            Some(sender) => match sender.send(job) {
-                Ok(()) => return,
-                Err(returned) => returned.0,
+            Some(sender) => match sender.try_send(job) {
+                Ok(()) => return Admission::Accepted,
+                Err(TrySendError::Full(_)) => {
+                    self.job_done();
+                    return Admission::Busy;
+                }
+                Err(TrySendError::Closed(returned)) => returned,
             },
             None => job,
         };
-        let (sender, receiver) = unbounded_channel();
-        let _ = sender.send(job);
+        let (sender, receiver) = channel(MAX_QUEUED_PER_CONVERSATION);
+        let _ = sender.try_send(job);
         queues.insert(key.clone(), sender);
         let hub = self.clone();
         tokio::spawn(async move { hub.work(key, receiver).await });
+        Admission::Accepted
     }
 
-    async fn work(self, key: ConversationKey, mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+    fn job_done(&self) {
+        if self.inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.idle.notify_waiters();
+        }
+    }
+
+    async fn work(self, key: ConversationKey, mut jobs: Receiver<Job>) {
         loop {
             let job = match tokio::time::timeout(IDLE_WORKER, jobs.recv()).await {
                 Ok(Some(job)) => job,
@@ -239,9 +260,7 @@ impl Hub {
                 }
             };
             self.run(job).await;
-            if self.inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-                self.inner.idle.notify_waiters();
-            }
+            self.job_done();
         }
     }
 
@@ -308,18 +327,16 @@ pub enum ConfirmButton {
 }
 
 impl ConfirmButton {
-    /// What pressing the button says to the engine. "All" answers like a
-    /// typed yes or no, which covers every action waiting for this user.
+    /// What pressing the button says to the engine: exactly the actions
+    /// it showed, never one proposed after it was sent.
     #[must_use]
     pub fn content(&self) -> agencybot_core::InboundContent {
-        match self {
-            ConfirmButton::One { id, approve } => agencybot_core::InboundContent::Confirmation {
-                action_id: *id,
-                approve: *approve,
-            },
-            ConfirmButton::All { approve, .. } => {
-                agencybot_core::InboundContent::Text(if *approve { "yes" } else { "no" }.into())
-            }
+        let approve = match self {
+            ConfirmButton::One { approve, .. } | ConfirmButton::All { approve, .. } => *approve,
+        };
+        agencybot_core::InboundContent::Confirmation {
+            action_ids: self.action_ids(),
+            approve,
         }
     }
 
@@ -377,6 +394,9 @@ pub fn refusal(
         Ok(Admission::Closed) => {
             Some("I'm restarting — please send that again in a minute.".into())
         }
+        Ok(Admission::Busy) => Some(
+            "I'm still working through your earlier messages here — wait for my answers, then send that again.".into(),
+        ),
         Err(error) => {
             tracing::error!(%error, "cannot hand the message to the engine");
             Some("Sorry, I can't take messages right now. Please try again shortly.".into())

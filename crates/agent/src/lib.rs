@@ -31,11 +31,12 @@ mod validate;
 pub use builtin::{csv_field, period_start, to_csv};
 pub use confirm::{Decision, Selection, parse_reply, summarize_call};
 pub use engine::{
-    Engine, EngineConfig, EngineError, EventSink, Mode, PromptSection, TurnReport, TurnRequest,
+    Engine, EngineConfig, EngineError, EventSink, MIN_CONFIRMATION_TTL, Mode, PromptSection,
+    TurnReport, TurnRequest, duration_text,
 };
 pub use hub::{
-    Admission, ConfirmButton, Hub, HubError, Incoming, Outbox, Responder, refusal, split_text,
-    too_large,
+    Admission, ConfirmButton, Hub, HubError, Incoming, MAX_QUEUED_PER_CONVERSATION, Outbox,
+    Responder, refusal, split_text, too_large,
 };
 pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};

@@ -120,6 +120,58 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// Writes the API refuses although their schema allows them: at least one
+/// of these arguments must be present and non-empty.
+const NEEDS_ONE_OF: [(&str, &[&str], &str); 4] = [
+    (
+        "mass-messaging.send-mass-message",
+        &["userLists", "userIds"],
+        "a mass message needs recipients: `userLists` (list ids) or `userIds` (fan ids)",
+    ),
+    (
+        "mass-messaging.send-mass-message",
+        &["text"],
+        "a mass message needs a `text`",
+    ),
+    (
+        "chat-messages.send-message",
+        &["text", "mediaFiles"],
+        "a message needs a `text` or `mediaFiles`",
+    ),
+    (
+        "posts.send-post",
+        &["text", "mediaFiles"],
+        "a post needs a `text` or `mediaFiles`",
+    ),
+];
+
+/// What the API would refuse in a write's arguments beyond its schema, so
+/// a proposal the user approves is one the API takes.
+#[must_use]
+pub fn write_problems(endpoint: &str, arguments: &serde_json::Map<String, Value>) -> Vec<String> {
+    let present = |key: &str| match arguments.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => !text.trim().is_empty(),
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(_) => true,
+    };
+    let mut found: Vec<String> = NEEDS_ONE_OF
+        .iter()
+        .filter(|(id, keys, _)| *id == endpoint && !keys.iter().any(|key| present(key)))
+        .map(|(_, _, problem)| (*problem).to_owned())
+        .collect();
+    if endpoint == "mass-messaging.send-mass-message"
+        && arguments
+            .get("price")
+            .and_then(Value::as_f64)
+            .is_some_and(|price| price > 0.0)
+        && !present("mediaFiles")
+    {
+        found.push("a priced mass message needs `mediaFiles` to unlock".into());
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -166,5 +218,33 @@ mod tests {
             ],
         );
         check_problems(json!([1]), &["the arguments must be an object, not [1]"]);
+    }
+
+    #[test]
+    fn a_mass_message_without_recipients_is_refused_before_it_is_proposed() {
+        let args = json!({"account": "acct_1", "text": "hi"});
+        let problems = write_problems(
+            "mass-messaging.send-mass-message",
+            args.as_object().unwrap(),
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("recipients"));
+        let args = json!({"account": "acct_1", "text": "hi", "userLists": ["1"]});
+        assert!(
+            write_problems(
+                "mass-messaging.send-mass-message",
+                args.as_object().unwrap()
+            )
+            .is_empty()
+        );
+        let args = json!({"account": "acct_1", "text": "hi", "userLists": [], "userIds": []});
+        assert_eq!(
+            write_problems(
+                "mass-messaging.send-mass-message",
+                args.as_object().unwrap()
+            )
+            .len(),
+            1
+        );
     }
 }

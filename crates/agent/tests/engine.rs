@@ -45,6 +45,7 @@ async fn harness_with(model_timeout: Duration, budget: Option<i64>) -> Harness {
             default_model: None,
             timezone: Some("Europe/Berlin".into()),
             daily_credit_budget: budget,
+            daily_usd_budget: None,
         })
         .await
         .unwrap();
@@ -93,7 +94,7 @@ async fn harness() -> Harness {
 }
 
 fn dm(user: &str) -> ConversationKey {
-    ConversationKey::direct(Platform::Telegram, user, user)
+    ConversationKey::direct("telegram-main", Platform::Telegram, user, user)
 }
 
 impl Harness {
@@ -313,7 +314,11 @@ async fn a_mass_message_runs_once_after_yes() {
 
     h.model.push(Step::Dynamic(Box::new(|request: &Value| {
         let messages = request["messages"].as_array().unwrap();
-        let note = messages.iter().rev().find(|m| m["role"] == "user").unwrap()["content"]
+        let note = messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "system")
+            .unwrap()["content"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -347,7 +352,7 @@ async fn a_mass_message_runs_once_after_yes() {
             Role::Member,
             &dm("10"),
             InboundContent::Confirmation {
-                action_id: action,
+                action_ids: vec![action],
                 approve: true,
             },
         ))
@@ -384,7 +389,7 @@ async fn no_cancels_and_nothing_is_sent() {
             Role::Owner,
             &dm("10"),
             InboundContent::Confirmation {
-                action_id: action,
+                action_ids: vec![action],
                 approve: true,
             },
         ))
@@ -400,7 +405,8 @@ async fn no_cancels_and_nothing_is_sent() {
 async fn only_the_requester_can_confirm() {
     let h = harness().await;
     let before = h.mass_messages();
-    let thread = ConversationKey::thread(Platform::Slack, "C1", "1700000000.000100");
+    let thread =
+        ConversationKey::thread("telegram-main", Platform::Slack, "C1", "1700000000.000100");
     let action = propose_mass_message(&h, "U_ALICE", Role::Member, &thread).await;
 
     // Another member presses the button: refused.
@@ -410,7 +416,7 @@ async fn only_the_requester_can_confirm() {
             Role::Admin,
             &thread,
             InboundContent::Confirmation {
-                action_id: action,
+                action_ids: vec![action],
                 approve: true,
             },
         ))
@@ -434,7 +440,7 @@ async fn only_the_requester_can_confirm() {
             Role::Viewer,
             &thread,
             InboundContent::Confirmation {
-                action_id: action,
+                action_ids: vec![action],
                 approve: true,
             },
         ))
@@ -505,7 +511,7 @@ async fn an_expired_request_cannot_be_confirmed_and_says_so() {
     assert_eq!(
         report.answer.as_deref(),
         Some(
-            "That request expired (requests wait 10 minutes), so nothing was done. Ask again if you still want it."
+            "⏰ This request expired before it was confirmed, so nothing was done: Send Mass Message on @miarose — text “Exclusive set tonight 🔥”; user lists Whales (5). Ask again if you still want it."
         )
     );
     assert_eq!(h.mass_messages(), before);
@@ -940,14 +946,17 @@ async fn unattended_runs_make_only_approved_writes_and_say_what_was_skipped() {
     );
     request.kind = RequestKind::ScheduledTask;
     request.mode = Mode::Unattended {
-        allowed_writes: vec!["tracking-links.create-tracking-link".into()],
+        allowed_writes: vec![agencybot_core::AllowedWrite::new(
+            "tracking-links.create-tracking-link",
+        )],
     };
     let (report, _) = h.turn(request).await;
     assert_eq!(report.executed.len(), 1);
     assert_eq!(report.skipped.len(), 1);
     let answer = report.answer.unwrap();
     assert!(
-        answer.contains("Not done (not approved for this task):\n• Send Mass Message on @miarose"),
+        answer.contains("Not done:\n• Send Mass Message on @miarose")
+            && answer.contains("(not approved for this task)"),
         "{answer}"
     );
     assert_eq!(h.mass_messages(), before);

@@ -2,9 +2,11 @@ use crate::{ConversationKey, Timestamp};
 
 /// A write the bot proposed and that waits for the asking user's yes.
 ///
-/// States: `Pending` → `Confirmed` → `Executed` | `Failed`, or
+/// States: `Pending` → `Confirmed` → `Executed` | `Failed` | `Unknown`, or
 /// `Pending` → `Declined` | `Expired`. Leaving `Pending` is atomic in the
-/// store, so two racing confirmations execute the action once.
+/// store, so two racing confirmations execute the action once. `Unknown`
+/// means the write was sent but its effect is not known (a timeout, a lost
+/// connection, a crash before the answer): it is never sent again on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingAction {
     pub id: i64,
@@ -26,6 +28,12 @@ pub struct PendingAction {
     /// API response or tool output once executed.
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// The first action id of the confirmation message that showed this
+    /// one: a typed yes answers one message's actions, never several.
+    pub batch: i64,
+    /// When the user was told of an outcome they did not see happen
+    /// (expiry, unknown outcome after a restart), so they are told once.
+    pub notified_at: Option<Timestamp>,
 }
 
 /// Everything needed to propose a write.
@@ -48,6 +56,7 @@ pub enum ActionState {
     Failed,
     Declined,
     Expired,
+    Unknown,
 }
 
 named_enum!(ActionState, "action state", {
@@ -57,6 +66,7 @@ named_enum!(ActionState, "action state", {
     Failed => "failed",
     Declined => "declined",
     Expired => "expired",
+    Unknown => "unknown",
 });
 
 impl ActionState {
@@ -69,6 +79,7 @@ impl ActionState {
                 | ActionState::Failed
                 | ActionState::Declined
                 | ActionState::Expired
+                | ActionState::Unknown
         )
     }
 }

@@ -27,10 +27,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ParseError, Result};
 pub use message::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, ProposedAction,
+    is_channel_name,
 };
 pub use platform::Platform;
 pub use secret::Secret;
-pub use task::{NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus};
+pub use task::{AllowedWrite, NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus};
 pub use team::{Member, Role, Team};
 pub use usage::{NewUsageRecord, RequestKind, UsageOutcome, UsageRecord};
 

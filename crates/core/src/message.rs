@@ -3,12 +3,18 @@ use std::str::FromStr;
 
 use crate::{ParseError, Platform};
 
-/// Identifies one conversation, and so one memory.
+/// Identifies one conversation, and so one memory and its pending actions.
 ///
-/// A DM conversation includes the user, so two people never share history.
-/// A thread conversation (Slack, Discord) is shared by everyone in the thread.
+/// The configured channel is part of the key: one person talking to two
+/// bots (two teams, or two bots of one team) has two conversations, never
+/// one shared history. A DM conversation includes the user, so two people
+/// never share history. A thread conversation (Slack, Discord) is shared by
+/// everyone in the thread.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConversationKey {
+    /// Name of the configured channel (`telegram-main`); `terminal` for the
+    /// terminal chat.
+    pub channel: String,
     pub platform: Platform,
     /// Chat, DM or channel ID on the platform.
     pub chat: String,
@@ -20,8 +26,14 @@ pub struct ConversationKey {
 
 impl ConversationKey {
     #[must_use]
-    pub fn direct(platform: Platform, chat: impl Into<String>, user: impl Into<String>) -> Self {
+    pub fn direct(
+        channel: impl Into<String>,
+        platform: Platform,
+        chat: impl Into<String>,
+        user: impl Into<String>,
+    ) -> Self {
         ConversationKey {
+            channel: channel.into(),
             platform,
             chat: chat.into(),
             thread: None,
@@ -30,8 +42,14 @@ impl ConversationKey {
     }
 
     #[must_use]
-    pub fn thread(platform: Platform, chat: impl Into<String>, thread: impl Into<String>) -> Self {
+    pub fn thread(
+        channel: impl Into<String>,
+        platform: Platform,
+        chat: impl Into<String>,
+        thread: impl Into<String>,
+    ) -> Self {
         ConversationKey {
+            channel: channel.into(),
             platform,
             chat: chat.into(),
             thread: Some(thread.into()),
@@ -40,12 +58,14 @@ impl ConversationKey {
     }
 }
 
-/// Stable text form stored in the database: `platform:chat[/thread][@user]`.
-/// Platform IDs never contain `/`, `@` or `:` except Slack timestamps (`.`),
-/// so the form is unambiguous.
+/// Stable text form stored in the database:
+/// `channel#platform:chat[/thread][@user]`. Channel names are limited to
+/// letters, digits, `-`, `_` and `.` (the config checks), and platform IDs
+/// never contain `/`, `@` or `:` except Slack timestamps (`.`), so the form
+/// is unambiguous.
 impl fmt::Display for ConversationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.platform, self.chat)?;
+        write!(f, "{}#{}:{}", self.channel, self.platform, self.chat)?;
         if let Some(thread) = &self.thread {
             write!(f, "/{thread}")?;
         }
@@ -60,8 +80,18 @@ impl FromStr for ConversationKey {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || ParseError::new("conversation key", s, "platform:chat[/thread][@user]");
-        let (platform, rest) = s.split_once(':').ok_or_else(invalid)?;
+        let invalid = || {
+            ParseError::new(
+                "conversation key",
+                s,
+                "channel#platform:chat[/thread][@user]",
+            )
+        };
+        let (channel, rest) = s.split_once('#').ok_or_else(invalid)?;
+        if !is_channel_name(channel) {
+            return Err(invalid());
+        }
+        let (platform, rest) = rest.split_once(':').ok_or_else(invalid)?;
         let platform: Platform = platform.parse()?;
         let (rest, user) = match rest.rsplit_once('@') {
             Some((rest, user)) => (rest, Some(user.to_owned())),
@@ -75,12 +105,22 @@ impl FromStr for ConversationKey {
             return Err(invalid());
         }
         Ok(ConversationKey {
+            channel: channel.to_owned(),
             platform,
             chat: chat.to_owned(),
             thread,
             user,
         })
     }
+}
+
+/// Whether `name` can name a channel: letters, digits, `-`, `_` and `.`.
+#[must_use]
+pub fn is_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// What a person sent to the bot, already freed of platform details.
@@ -99,10 +139,10 @@ pub struct InboundMessage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundContent {
     Text(String),
-    /// A Yes/No button press (or a typed yes/no the adapter recognised)
-    /// answering a confirmation request.
+    /// A Yes/No button press answering a confirmation request: exactly the
+    /// actions the pressed button showed, never more.
     Confirmation {
-        action_id: i64,
+        action_ids: Vec<i64>,
         approve: bool,
     },
     /// `/start` or `/reset`: forget the conversation.
@@ -157,28 +197,34 @@ mod tests {
     #[test]
     fn conversation_keys_round_trip() {
         check_round_trip(
-            ConversationKey::direct(Platform::Telegram, "42", "42"),
-            "telegram:42@42",
+            ConversationKey::direct("tg", Platform::Telegram, "42", "42"),
+            "tg#telegram:42@42",
         );
         check_round_trip(
-            ConversationKey::thread(Platform::Slack, "C01", "1700000000.000100"),
-            "slack:C01/1700000000.000100",
+            ConversationKey::thread("slack-main", Platform::Slack, "C01", "1700000000.000100"),
+            "slack-main#slack:C01/1700000000.000100",
         );
         check_round_trip(
             ConversationKey {
+                channel: "discord_1".into(),
                 platform: Platform::Discord,
                 chat: "123".into(),
                 thread: None,
                 user: None,
             },
-            "discord:123",
+            "discord_1#discord:123",
         );
     }
 
     #[test]
     fn malformed_conversation_keys_are_rejected() {
-        assert!("nowhere:1".parse::<ConversationKey>().is_err());
-        assert!("telegram".parse::<ConversationKey>().is_err());
-        assert!("telegram:".parse::<ConversationKey>().is_err());
+        assert!("tg#nowhere:1".parse::<ConversationKey>().is_err());
+        assert!("tg#telegram".parse::<ConversationKey>().is_err());
+        assert!("tg#telegram:".parse::<ConversationKey>().is_err());
+        assert!(
+            "telegram:42@42".parse::<ConversationKey>().is_err(),
+            "a key without its channel is refused"
+        );
+        assert!("a b#telegram:1".parse::<ConversationKey>().is_err());
     }
 }

@@ -1,4 +1,108 @@
-use crate::Timestamp;
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::{ParseError, Timestamp};
+
+/// A write a scheduled task may make without asking, approved when the task
+/// was created or changed: the endpoint (or internal tool) and the
+/// arguments fixed at approval. A call matches only if every fixed argument
+/// has exactly the approved value; other arguments are free.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllowedWrite {
+    pub tool: String,
+    pub fixed: Map<String, Value>,
+}
+
+impl AllowedWrite {
+    #[must_use]
+    pub fn new(tool: impl Into<String>) -> Self {
+        AllowedWrite {
+            tool: tool.into(),
+            fixed: Map::new(),
+        }
+    }
+
+    /// Whether a call of `tool` with `arguments` is the write approved.
+    #[must_use]
+    pub fn permits(&self, tool: &str, arguments: &Value) -> bool {
+        self.tool == tool
+            && self
+                .fixed
+                .iter()
+                .all(|(key, value)| arguments.get(key) == Some(value))
+    }
+
+    /// The stored JSON: a bare id when nothing is fixed.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        if self.fixed.is_empty() {
+            Value::String(self.tool.clone())
+        } else {
+            serde_json::json!({"tool": self.tool, "fixed": self.fixed})
+        }
+    }
+
+    /// Reads what [`AllowedWrite::to_json`] wrote.
+    #[must_use]
+    pub fn from_json(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(tool) => Some(AllowedWrite::new(tool.clone())),
+            Value::Object(object) => Some(AllowedWrite {
+                tool: object.get("tool")?.as_str()?.to_owned(),
+                fixed: object
+                    .get("fixed")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// `endpoint.id key=value …`, as shown to people and typed on the command
+/// line; values are JSON where they parse as JSON (`price=5`,
+/// `userLists=["1100"]`), text otherwise.
+impl fmt::Display for AllowedWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tool)?;
+        for (key, value) in &self.fixed {
+            match value {
+                Value::String(text) if !text.contains(char::is_whitespace) => {
+                    write!(f, " {key}={text}")?;
+                }
+                other => write!(f, " {key}={other}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for AllowedWrite {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || ParseError::new("allowed write", s, "endpoint.id [argument=value …]");
+        let mut words = s.split_whitespace();
+        let tool = words.next().ok_or_else(invalid)?;
+        let mut fixed = Map::new();
+        for word in words {
+            let (key, value) = word.split_once('=').ok_or_else(invalid)?;
+            if key.is_empty() {
+                return Err(invalid());
+            }
+            let value =
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+            fixed.insert(key.to_owned(), value);
+        }
+        Ok(AllowedWrite {
+            tool: tool.to_owned(),
+            fixed,
+        })
+    }
+}
 
 /// A prompt run by the turn engine on a schedule, its answer delivered to a chat.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +125,8 @@ pub struct ScheduledTask {
     /// IANA timezone the schedule is read in.
     pub timezone: String,
     pub status: TaskStatus,
-    /// Endpoint IDs or tool names the task may run without asking, approved at creation.
-    pub allowed_writes: Vec<String>,
+    /// Writes the task may make without asking, approved at creation.
+    pub allowed_writes: Vec<AllowedWrite>,
     pub last_run_at: Option<Timestamp>,
     pub next_run_at: Option<Timestamp>,
     pub consecutive_failures: i64,
@@ -41,7 +145,7 @@ pub struct NewScheduledTask {
     pub skill: Option<String>,
     pub schedule: String,
     pub timezone: String,
-    pub allowed_writes: Vec<String>,
+    pub allowed_writes: Vec<AllowedWrite>,
     pub next_run_at: Option<Timestamp>,
 }
 
@@ -85,3 +189,43 @@ named_enum!(TaskRunStatus, "task run status", {
     Succeeded => "succeeded",
     Failed => "failed",
 });
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_allowed_write_permits_only_its_shape() {
+        let write: AllowedWrite =
+            "mass-messaging.send-mass-message account=acct_1 userLists=[\"1100\"]"
+                .parse()
+                .unwrap();
+        assert!(write.permits(
+            "mass-messaging.send-mass-message",
+            &json!({"account": "acct_1", "userLists": ["1100"], "text": "hi"})
+        ));
+        assert!(!write.permits(
+            "mass-messaging.send-mass-message",
+            &json!({"account": "acct_2", "userLists": ["1100"], "text": "hi"})
+        ));
+        assert!(!write.permits(
+            "mass-messaging.send-mass-message",
+            &json!({"account": "acct_1", "text": "hi"})
+        ));
+        assert!(!write.permits("posts.send-post", &json!({"account": "acct_1"})));
+        assert_eq!(
+            AllowedWrite::from_json(&write.to_json()),
+            Some(write.clone())
+        );
+        assert_eq!(
+            write.to_string(),
+            "mass-messaging.send-mass-message account=acct_1 userLists=[\"1100\"]"
+        );
+        let bare = AllowedWrite::from_json(&json!("tracking-links.create-tracking-link")).unwrap();
+        assert!(bare.fixed.is_empty());
+        assert!("".parse::<AllowedWrite>().is_err());
+        assert!("x.y account".parse::<AllowedWrite>().is_err());
+    }
+}

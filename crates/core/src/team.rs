@@ -13,6 +13,8 @@ pub struct Team {
     pub timezone: Option<String>,
     /// OnlyFansAPI credits the team may spend per UTC day; `None` = no limit.
     pub daily_credit_budget: Option<i64>,
+    /// Model spend in USD the team may use per UTC day; `None` = no limit.
+    pub daily_usd_budget: Option<f64>,
 }
 
 /// What a member may do. Ordered: every role may do what the ones before it may.

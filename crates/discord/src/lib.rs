@@ -364,6 +364,7 @@ impl Adapter {
             message: InboundMessage {
                 channel: self.hub.channel_name().to_owned(),
                 conversation: ConversationKey::thread(
+                    self.hub.channel_name(),
                     Platform::Discord,
                     parent.to_string(),
                     thread.to_string(),

@@ -84,6 +84,38 @@ ACCESS_EXCEPTIONS: dict[str, tuple[str, str]] = {
                 "like the Download GET; nothing changes on the OnlyFans account"),
 }
 
+# Who may propose and confirm a write (read endpoints: anyone who may ask),
+# by category, with the reason. `denied`: the bot refuses the endpoint
+# altogether unless the config's `[ofapi] allow_endpoints` names it. A
+# category not listed: `member` for writes, `admin` for destructive calls.
+CATEGORY_POLICY: dict[str, tuple[str, bool, str]] = {
+    "account": ("owner", True, "disconnecting an account ends the team's access to it"),
+    "connect-onlyfans-account": ("owner", True, "account credentials and 2FA codes"),
+    "payouts": ("owner", True, "money leaves the account (withdrawals, payout schedule)"),
+    "webhooks": ("owner", True, "account events are sent to an outside URL"),
+    "client-sessions": ("owner", True, "creates a session that acts for the account outside agencybot"),
+    "smart-link-postbacks": ("admin", False, "conversion data is sent to an outside URL"),
+    "settings": ("admin", False, "profile, prices, blocked countries, DRM: the account's public face"),
+    "subscription-bundles": ("admin", False, "subscription prices"),
+    "promotions": ("admin", False, "subscription prices"),
+    "data-exports": ("admin", False, "bulk copies of the account's data"),
+    "users": ("admin", False, "blocking, restricting and subscribing act on other accounts"),
+    "release-forms": ("admin", False, "legal documents"),
+}
+DEFAULT_WRITE_ROLE = "member"
+DESTRUCTIVE_ROLE = "admin"
+
+
+def policy(category: str, access: str) -> tuple[str, bool]:
+    """(role that may propose and confirm, denied unless allowed in the config)."""
+    if access == "read":
+        return "viewer", False
+    if category in CATEGORY_POLICY:
+        role, denied, _ = CATEGORY_POLICY[category]
+        return role, denied
+    return (DESTRUCTIVE_ROLE if access == "destructive" else DEFAULT_WRITE_ROLE), False
+
+
 # Shared-list endpoints that the SDK implements under a different method or
 # path, mapped to the SDK method to use (module.Class.method, as printed in the
 # summary). Empty for SDK 0.2.0: every SDK method matches a shared-list endpoint
@@ -493,6 +525,7 @@ def catalog_entry(endpoint: dict, sdk: SdkMethod | None) -> dict:
             required.append(param.wire_name)
 
     access = ACCESS_EXCEPTIONS.get(endpoint["id"], (DEFAULT_ACCESS[method],))[0]
+    role, denied = policy(endpoint["category"], access)
     return {
         "id": endpoint["id"],
         "title": endpoint["title"],
@@ -501,6 +534,8 @@ def catalog_entry(endpoint: dict, sdk: SdkMethod | None) -> dict:
         "method": method,
         "path": path,
         "access": access,
+        "confirm_role": role,
+        "denied_by_default": denied,
         "schema": {
             "type": "object",
             "properties": properties,
@@ -586,6 +621,9 @@ def print_summary(endpoints: list[dict], methods: list[SdkMethod], candidates: d
         f"{e['id']}: " + ", ".join(sdk.unsent) for e, sdk in paired if sdk.unsent])
     section("Access exceptions", [
         f"{key}: {access} ({reason})" for key, (access, reason) in ACCESS_EXCEPTIONS.items()])
+    section("Write policy by category (CATEGORY_POLICY)", [
+        f"{category}: {role}{', denied unless allowed' if denied else ''} ({reason})"
+        for category, (role, denied, reason) in CATEGORY_POLICY.items()])
     counts = [f"{access} {sum(entry['access'] == access for entry in catalog)}"
               for access in ("read", "write", "destructive")]
     print("Access classes: " + ", ".join(counts))
@@ -609,6 +647,9 @@ def check_catalog(catalog: list[dict], endpoints: list[dict]) -> None:
     ids = [entry["id"] for entry in catalog]
     require(len(ids) == len(set(ids)), "duplicate ids")
     require(set(ids) == {e["id"] for e in endpoints}, "catalog ids differ from the shared list")
+    categories = {entry["category"] for entry in catalog}
+    for category in CATEGORY_POLICY:
+        require(category in categories, f"CATEGORY_POLICY names unknown category {category}")
     for key, (access, _) in ACCESS_EXCEPTIONS.items():
         require(key in ids, f"ACCESS_EXCEPTIONS names unknown endpoint {key}")
         require(access != DEFAULT_ACCESS[catalog[ids.index(key)]["method"]],

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use agencybot_core::Role;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -59,12 +60,24 @@ pub struct Endpoint {
     /// With `{name}` placeholders, e.g. `/api/{account}/tracking-links`.
     pub path: String,
     pub access: Access,
+    /// The least role that may propose and confirm a call (reads: viewer),
+    /// from the generator's policy table. Checked again at confirmation.
+    #[serde(deserialize_with = "role_name")]
+    pub confirm_role: Role,
+    /// The bot refuses the endpoint unless the config allows it by id
+    /// (credentials, payouts, webhooks: data or money leaving the team).
+    pub denied_by_default: bool,
     /// JSON Schema of all arguments as one flat object.
     pub schema: Value,
     /// Where each argument of the schema goes.
     pub locations: BTreeMap<String, Location>,
     /// `sdk` when taken from the SDK, `docs` when from the endpoint list only.
     pub source: String,
+}
+
+fn role_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    name.parse().map_err(serde::de::Error::custom)
 }
 
 impl Endpoint {

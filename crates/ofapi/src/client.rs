@@ -19,7 +19,13 @@ pub struct ClientConfig {
     /// For one attempt.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Largest answer read into memory; a larger one is an error rather
+    /// than an out-of-memory risk.
+    pub max_body_bytes: usize,
 }
+
+/// Default for [`ClientConfig::max_body_bytes`]: far above any page of data.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 impl ClientConfig {
     #[must_use]
@@ -29,6 +35,7 @@ impl ClientConfig {
             api_key,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            max_body_bytes: MAX_BODY_BYTES,
         }
     }
 }
@@ -157,6 +164,7 @@ pub struct Client {
     base_url: String,
     api_key: Secret,
     retry: RetryPolicy,
+    max_body_bytes: usize,
 }
 
 impl Client {
@@ -186,6 +194,7 @@ impl Client {
             base_url,
             api_key: config.api_key,
             retry: config.retry,
+            max_body_bytes: config.max_body_bytes,
         })
     }
 
@@ -287,7 +296,7 @@ impl Client {
         let answer = builder.send().await.map_err(transport_error)?;
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
-        let body = answer.bytes().await.map_err(transport_error)?;
+        let body = self.read_body(answer, status).await?;
         if !(200..300).contains(&status) {
             let mut error = Error::from_response(status, &body, retry_after(&headers));
             if error.credits_used == 0 {
@@ -309,6 +318,41 @@ impl Client {
             })?
         };
         Ok(parse_envelope(status, envelope, &headers))
+    }
+
+    /// The answer's body, refused past `max_body_bytes` (checked on the
+    /// declared length and again while reading, since it may lie or be absent).
+    async fn read_body(
+        &self,
+        mut answer: reqwest::Response,
+        status: u16,
+    ) -> Result<Vec<u8>, Error> {
+        let limit = self.max_body_bytes;
+        let too_large = || {
+            let mut error = Error::new(
+                ErrorKind::ResponseTooLarge,
+                format!(
+                    "OnlyFansAPI answered with more than {} MB, more than agencybot reads; ask for less (a shorter period, fewer items per page)",
+                    limit / (1024 * 1024)
+                ),
+            );
+            error.status = Some(status);
+            error
+        };
+        if answer
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = answer.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Follows `_pagination.next_page` from `request` for at most `max_pages`
@@ -395,6 +439,13 @@ fn page_items(data: Value) -> Vec<Value> {
 fn transport_error(err: reqwest::Error) -> Error {
     if err.is_timeout() {
         Error::new(ErrorKind::Timeout, "OnlyFansAPI did not answer in time")
+    } else if !err.is_connect() {
+        let reason =
+            std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string);
+        Error::new(
+            ErrorKind::ConnectionLost,
+            format!("the connection to OnlyFansAPI broke: {reason}"),
+        )
     } else {
         // The URL is fine to show (no key in it); the error's source says why.
         let reason =

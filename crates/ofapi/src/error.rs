@@ -21,8 +21,12 @@ pub enum ErrorKind {
     Server,
     /// No answer within the timeout.
     Timeout,
-    /// Connection failed.
+    /// No connection could be made: the request was never sent.
     Network,
+    /// The connection broke after the request was sent.
+    ConnectionLost,
+    /// The answer was larger than the client reads into memory.
+    ResponseTooLarge,
     /// The answer was not the JSON envelope the API sends.
     MalformedResponse,
     /// The sandbox does not simulate this endpoint (501).
@@ -68,8 +72,23 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Network
+            ErrorKind::RateLimited
+                | ErrorKind::Server
+                | ErrorKind::Timeout
+                | ErrorKind::Network
+                | ErrorKind::ConnectionLost
         )
+    }
+
+    /// The request may have taken effect although no success was seen: a
+    /// write that ended like this must be checked, never sent again blindly.
+    #[must_use]
+    pub fn effect_unknown(&self) -> bool {
+        match self.kind {
+            ErrorKind::Timeout | ErrorKind::ConnectionLost | ErrorKind::ResponseTooLarge => true,
+            ErrorKind::Server => self.status != Some(501),
+            _ => false,
+        }
     }
 
     /// Builds the error for a non-success answer from its status and body.

@@ -20,7 +20,7 @@ pub mod sandbox;
 
 pub use catalog::{Access, Catalog, Endpoint, Location, query_pairs};
 pub use client::{
-    Client, ClientConfig, Collected, Cost, DEFAULT_BASE_URL, RateLimit, Request, Response,
-    RetryPolicy,
+    Client, ClientConfig, Collected, Cost, DEFAULT_BASE_URL, MAX_BODY_BYTES, RateLimit, Request,
+    Response, RetryPolicy,
 };
 pub use error::{Error, ErrorKind};

@@ -22,8 +22,8 @@ pub mod usage;
 pub mod workflows;
 
 pub use chart::{ChartData, render_chart};
-pub use runner::{Runner, RunnerConfig, SkillLookup};
+pub use runner::{CLI_CREATOR, Runner, RunnerConfig, SkillLookup};
 pub use schedule::{Schedule, ScheduleError, TimezoneError, timezone};
-pub use tasks::{TaskChanges, TaskError};
+pub use tasks::{TaskChanges, TaskError, check_writes, describe_writes};
 pub use tools::register;
 pub use workflows::{Workflow, WorkflowError};

@@ -10,6 +10,23 @@ use agencybot_core::{
     Clock, ConversationKey, InboundContent, OutboundMessage, RequestKind, Role, ScheduledTask,
     TaskRun, TaskStatus, Timestamp, UsageOutcome,
 };
+
+/// The creator of tasks made with `agencybot tasks add`: whoever runs the
+/// CLI has the install's shell, so its tasks run as an owner.
+pub const CLI_CREATOR: &str = "cli";
+
+/// How one try of a run ended.
+enum Attempt {
+    /// Finished: deliver these events.
+    Done(Vec<OutboundMessage>),
+    /// Failed before any write went out: safe to try again.
+    Failed(String),
+    /// Failed after writes went out: never tried again, so nothing is sent
+    /// twice; the report says what was done.
+    FailedAfterWrites { error: String, done: Vec<String> },
+    /// Not run at all (the creator is gone): reported, the task paused.
+    Refused(String),
+}
 use agencybot_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -103,9 +120,16 @@ impl Runner {
         }
     }
 
-    /// One look for due tasks; returns the runs it started.
+    /// One look for due tasks; returns the runs it started. Also sweeps
+    /// expired confirmation requests and writes interrupted by a restart.
     pub async fn tick(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
         let now = self.clock.now();
+        if let Err(error) = self.store.expire_actions(now).await {
+            tracing::warn!(%error, "cannot expire old confirmation requests");
+        }
+        if let Err(error) = self.engine.recover_interrupted().await {
+            tracing::warn!(%error, "cannot look for interrupted writes");
+        }
         let due = match self.store.due_tasks(now).await {
             Ok(due) => due,
             Err(error) => {
@@ -194,12 +218,13 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs the task, retrying with backoff, and delivers the outcome.
+    /// Runs the task, retrying with backoff while no write went out, and
+    /// delivers the outcome.
     async fn execute(&self, task: ScheduledTask, mut run: TaskRun) {
         let mut attempt = 1;
         loop {
-            match self.attempt(&task, &run).await {
-                Ok(events) => {
+            let error = match self.attempt(&task, &run).await {
+                Attempt::Done(events) => {
                     let answer = events.iter().rev().find_map(|e| match e {
                         OutboundMessage::Text(text) => Some(text.clone()),
                         _ => None,
@@ -216,47 +241,82 @@ impl Runner {
                     self.deliver(&task, events).await;
                     return;
                 }
-                Err(error) => {
-                    tracing::warn!(task = %task.name, attempt, %error, "scheduled run failed");
+                Attempt::Refused(reason) => {
+                    let _ = self
+                        .store
+                        .finish_run(run.id, Err(&reason), self.clock.now())
+                        .await;
+                    let _ = self
+                        .store
+                        .set_task_status(task.id, TaskStatus::Paused, None)
+                        .await;
+                    let text = format!(
+                        "⚠️ I didn't run the scheduled task “{}” and paused it: {reason}. An admin can recreate it under their name, or delete it.",
+                        task.name
+                    );
+                    self.deliver(&task, vec![OutboundMessage::Text(text)]).await;
+                    return;
+                }
+                Attempt::FailedAfterWrites { error, done } => {
+                    tracing::warn!(task = %task.name, attempt, %error, "scheduled run failed after making changes; not retried");
                     let _ = self
                         .store
                         .finish_run(run.id, Err(&error), self.clock.now())
                         .await;
-                    if attempt < self.config.attempts {
-                        tokio::time::sleep(self.config.retry_after * 2u32.pow(attempt - 1)).await;
-                        attempt += 1;
-                        match self
-                            .store
-                            .claim_run(
-                                task.id,
-                                run.scheduled_for,
-                                i64::from(attempt),
-                                &self.config.instance,
-                                self.clock.now(),
-                            )
-                            .await
-                        {
-                            Ok(Some(retry)) => {
-                                run = retry;
-                                continue;
-                            }
-                            _ => return,
+                    let mut text = format!(
+                        "⚠️ The scheduled task “{}” stopped before it finished: {error}",
+                        task.name
+                    );
+                    if !done.iter().all(|summary| error.contains(summary.as_str())) {
+                        text.push_str("\nDone before it stopped:");
+                        for summary in &done {
+                            text.push_str(&format!("\n• {summary}"));
                         }
                     }
-                    self.report_failure(&task, &error).await;
+                    text.push_str("\nI won't retry this run, so nothing is sent twice.");
+                    self.report_failure(&task, text).await;
                     return;
                 }
+                Attempt::Failed(error) => error,
+            };
+            tracing::warn!(task = %task.name, attempt, %error, "scheduled run failed");
+            let _ = self
+                .store
+                .finish_run(run.id, Err(&error), self.clock.now())
+                .await;
+            if attempt < self.config.attempts {
+                tokio::time::sleep(self.config.retry_after * 2u32.pow(attempt - 1)).await;
+                attempt += 1;
+                match self
+                    .store
+                    .claim_run(
+                        task.id,
+                        run.scheduled_for,
+                        i64::from(attempt),
+                        &self.config.instance,
+                        self.clock.now(),
+                    )
+                    .await
+                {
+                    Ok(Some(retry)) => {
+                        run = retry;
+                        continue;
+                    }
+                    _ => return,
+                }
             }
+            let text = format!("⚠️ The scheduled task “{}” failed: {error}", task.name);
+            self.report_failure(&task, text).await;
+            return;
         }
     }
 
-    async fn report_failure(&self, task: &ScheduledTask, error: &str) {
+    async fn report_failure(&self, task: &ScheduledTask, mut text: String) {
         let streak = self
             .store
             .record_task_outcome(task.id, false)
             .await
             .unwrap_or(0);
-        let mut text = format!("⚠️ The scheduled task “{}” failed: {error}", task.name);
         if streak >= self.config.pause_after {
             let _ = self
                 .store
@@ -271,12 +331,42 @@ impl Runner {
         self.deliver(task, vec![OutboundMessage::Text(text)]).await;
     }
 
-    /// One try: the engine, unattended, on a conversation of its own.
-    async fn attempt(
+    /// The role a run acts with: its creator's role now, not when the task
+    /// was made; `Err` when the creator is no longer in the team.
+    async fn creator_role(
         &self,
         task: &ScheduledTask,
-        run: &TaskRun,
-    ) -> Result<Vec<OutboundMessage>, String> {
+        channel: &agencybot_core::Channel,
+    ) -> Result<Result<Role, String>, String> {
+        if task.creator == CLI_CREATOR {
+            return Ok(Ok(Role::Owner));
+        }
+        let members = self
+            .store
+            .members(task.team_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(members
+            .iter()
+            .find(|m| m.is_known_as(channel.platform, &task.creator))
+            .map(|m| m.role)
+            .ok_or_else(|| {
+                format!(
+                    "the person who created it ({}) is no longer a member of the team",
+                    task.creator
+                )
+            }))
+    }
+
+    /// One try: the engine, unattended, on a conversation of its own.
+    async fn attempt(&self, task: &ScheduledTask, run: &TaskRun) -> Attempt {
+        match self.try_attempt(task, run).await {
+            Ok(attempt) => attempt,
+            Err(error) => Attempt::Failed(error),
+        }
+    }
+
+    async fn try_attempt(&self, task: &ScheduledTask, run: &TaskRun) -> Result<Attempt, String> {
         let team = self
             .store
             .team(task.team_id)
@@ -293,6 +383,10 @@ impl Runner {
                     task.channel
                 )
             })?;
+        let role = match self.creator_role(task, &channel).await? {
+            Ok(role) => role,
+            Err(reason) => return Ok(Attempt::Refused(reason)),
+        };
         let instructions = task.skill.as_deref().map(|name| {
             match self.skills.as_ref().and_then(|lookup| lookup(name)) {
                 Some(body) => format!("This scheduled task follows the skill `{name}`:\n{body}"),
@@ -302,6 +396,7 @@ impl Runner {
         let request = TurnRequest {
             team,
             conversation: ConversationKey {
+                channel: channel.name.clone(),
                 platform: channel.platform,
                 chat: task.destination.clone(),
                 thread: None,
@@ -309,7 +404,7 @@ impl Runner {
                 user: Some(format!("task-{}-run-{}", task.id, run.id)),
             },
             user_id: task.creator.clone(),
-            role: Role::Admin,
+            role,
             content: InboundContent::Text(task.prompt.clone()),
             kind: RequestKind::ScheduledTask,
             model: task.model.clone(),
@@ -327,12 +422,20 @@ impl Runner {
                 kept.push(event);
             }
         }
-        match report.outcome {
-            UsageOutcome::Success => Ok(kept),
-            _ => Err(report
+        let error = || {
+            report
                 .answer
-                .unwrap_or_else(|| "the run did not finish".into())),
-        }
+                .clone()
+                .unwrap_or_else(|| "the run did not finish".into())
+        };
+        Ok(match report.outcome {
+            UsageOutcome::Success => Attempt::Done(kept),
+            _ if !report.executed.is_empty() => Attempt::FailedAfterWrites {
+                error: error(),
+                done: report.executed.clone(),
+            },
+            _ => Attempt::Failed(error()),
+        })
     }
 
     async fn deliver(&self, task: &ScheduledTask, events: Vec<OutboundMessage>) {

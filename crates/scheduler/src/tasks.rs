@@ -1,6 +1,7 @@
 //! Creating and changing tasks, the same way from chat and from the CLI.
 
-use agencybot_core::{NewScheduledTask, ScheduledTask, TaskStatus, Timestamp};
+use agencybot_core::{AllowedWrite, NewScheduledTask, ScheduledTask, TaskStatus, Timestamp};
+use agencybot_ofapi::Catalog;
 use agencybot_store::Store;
 
 use crate::schedule::{Schedule, ScheduleError, TimezoneError, timezone};
@@ -21,6 +22,8 @@ pub enum TaskError {
     Paused(String),
     #[error("the schedule `{0}` never fires")]
     NeverFires(String),
+    #[error("{0}")]
+    InvalidWrite(String),
     #[error(transparent)]
     Store(agencybot_store::StoreError),
 }
@@ -44,11 +47,83 @@ pub fn next_run(schedule: &str, zone: &str, now: Timestamp) -> Result<Timestamp,
 }
 
 /// Creates an active task after checking its schedule, timezone and channel.
+/// Checks each allowed write against the catalog: a known endpoint that is
+/// a write, with fixed arguments it takes, not one turned off by default.
+pub fn check_writes(writes: &[AllowedWrite]) -> Result<(), TaskError> {
+    for write in writes {
+        let Some(endpoint) = Catalog::onlyfans().get(&write.tool) else {
+            return Err(TaskError::InvalidWrite(format!(
+                "`{}` is not an OnlyFansAPI endpoint id (see `find_api_endpoints`, e.g. mass-messaging.send-mass-message)",
+                write.tool
+            )));
+        };
+        if !endpoint.access.is_write() {
+            return Err(TaskError::InvalidWrite(format!(
+                "`{}` only reads; a task needs no approval for it",
+                write.tool
+            )));
+        }
+        if endpoint.denied_by_default {
+            return Err(TaskError::InvalidWrite(format!(
+                "`{}` ({}) is never made unattended",
+                write.tool, endpoint.title
+            )));
+        }
+        for key in write.fixed.keys() {
+            if !endpoint.locations.contains_key(key) {
+                let known: Vec<&str> = endpoint.locations.keys().map(String::as_str).collect();
+                return Err(TaskError::InvalidWrite(format!(
+                    "`{}` has no argument `{key}`; its arguments are: {}",
+                    write.tool,
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a task may do without asking, for every summary that creates or
+/// changes it: each write by name with the arguments fixed at approval.
+#[must_use]
+pub fn describe_writes(writes: &[AllowedWrite]) -> String {
+    if writes.is_empty() {
+        return "It makes no changes: any write a run wants is skipped and reported.".into();
+    }
+    let items: Vec<String> = writes
+        .iter()
+        .map(|write| {
+            let title = Catalog::onlyfans()
+                .get(&write.tool)
+                .map_or(write.tool.as_str(), |e| e.title.as_str());
+            let fixed: Vec<String> = write
+                .fixed
+                .iter()
+                .map(|(key, value)| match value {
+                    serde_json::Value::String(text) => format!("{key} = {text}"),
+                    other => format!("{key} = {other}"),
+                })
+                .collect();
+            if fixed.is_empty() {
+                format!("{title} ({}) with any arguments", write.tool)
+            } else {
+                format!(
+                    "{title} ({}) only with {}; other arguments as each run chooses",
+                    write.tool,
+                    fixed.join(", ")
+                )
+            }
+        })
+        .collect();
+    format!("Without asking, each run may: {}.", items.join("; "))
+}
+
 pub async fn create(
     store: &Store,
     mut task: NewScheduledTask,
     now: Timestamp,
 ) -> Result<ScheduledTask, TaskError> {
+    check_writes(&task.allowed_writes)?;
     if store.channel(&task.channel).await?.is_none() {
         return Err(TaskError::UnknownChannel(task.channel));
     }
@@ -172,7 +247,12 @@ pub fn describe(task: &ScheduledTask) -> String {
         if task.allowed_writes.is_empty() {
             String::new()
         } else {
-            format!(", may run {}", task.allowed_writes.join(", "))
+            let writes: Vec<String> = task
+                .allowed_writes
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            format!(", may run {}", writes.join(", "))
         }
     )
 }

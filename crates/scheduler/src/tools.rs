@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use agencybot_agent::{Engine, InternalTool, ToolContext, ToolOutput};
-use agencybot_core::{Attachment, NewScheduledTask, Role};
+use agencybot_core::{AllowedWrite, Attachment, NewScheduledTask, Role};
 use agencybot_ofapi::Access;
 use agencybot_store::UsageFilter;
 use futures::future::BoxFuture;
@@ -60,10 +60,12 @@ fn zone_of(arguments: &Value, context: &ToolContext<'_>) -> String {
 /// The team's channel on the platform of this conversation: a task made in
 /// a chat reports back to that chat.
 async fn here(context: &ToolContext<'_>) -> Result<(String, String), String> {
-    let channels = context.store.channels().await.map_err(|e| e.to_string())?;
-    let channel = channels
-        .into_iter()
-        .find(|c| c.team_id == context.team.id && c.platform == context.conversation.platform)
+    let channel = context
+        .store
+        .channel(&context.conversation.channel)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|c| c.team_id == context.team.id)
         .ok_or(
             "this chat's channel is not configured for the team, so a task cannot report here",
         )?;
@@ -77,7 +79,7 @@ async fn create_here(
     schedule: &str,
     zone: String,
     skill: Option<String>,
-    allowed_writes: Vec<String>,
+    allowed_writes: Vec<AllowedWrite>,
 ) -> Result<ToolOutput, String> {
     let (channel, destination) = here(context).await?;
     let task = NewScheduledTask {
@@ -146,13 +148,14 @@ impl InternalTool for ScheduleTask {
 
     fn summarize(&self, arguments: &Value) -> String {
         format!(
-            "Create the scheduled task “{}”: {} ({}), reporting to this chat, asking: “{}”{}. Each run uses credits.",
+            "Create the scheduled task “{}”: {} ({}), reporting to this chat, asking: “{}”{}. {} Each run uses credits.",
             text(arguments, "name").unwrap_or_default(),
             text(arguments, "schedule").unwrap_or_default(),
             text(arguments, "timezone").unwrap_or("team timezone"),
             text(arguments, "prompt").unwrap_or_default(),
             text(arguments, "skill")
-                .map_or(String::new(), |s| format!(", following the skill {s}"))
+                .map_or(String::new(), |s| format!(", following the skill {s}")),
+            tasks::describe_writes(&[])
         )
     }
 
@@ -351,10 +354,25 @@ impl InternalTool for RunTaskNow {
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]})
     }
 
-    // Running only reads: a task's own writes stay limited to what it was
-    // approved for when it was created.
+    // A run may make the writes the task was approved for, so starting one
+    // is itself a write: admins only, and confirmed like any other.
     fn access(&self) -> Access {
-        Access::Read
+        Access::Write
+    }
+
+    fn required_role(&self) -> Role {
+        Role::Admin
+    }
+
+    fn check(&self, arguments: &Value) -> Result<(), String> {
+        required(arguments, "name").map(|_| ())
+    }
+
+    fn summarize(&self, arguments: &Value) -> String {
+        format!(
+            "Run the scheduled task “{}” once now (its schedule stays); it may make the changes it was approved for, and reports where the task reports",
+            text(arguments, "name").unwrap_or_default()
+        )
     }
 
     fn run<'a>(
@@ -463,11 +481,12 @@ impl InternalTool for UseWorkflow {
     fn summarize(&self, arguments: &Value) -> String {
         match self.workflow(arguments) {
             Ok(workflow) => format!(
-                "Start the workflow “{}” as a scheduled task: {} ({}), reporting to this chat. {} Each run uses credits.",
+                "Start the workflow “{}” as a scheduled task: {} ({}), reporting to this chat. {} {} Each run uses credits.",
                 workflow.name,
                 text(arguments, "schedule").unwrap_or(&workflow.schedule),
                 text(arguments, "timezone").unwrap_or("team timezone"),
-                workflow.description
+                workflow.description,
+                tasks::describe_writes(&workflow.writes().unwrap_or_default())
             ),
             Err(problem) => problem,
         }
@@ -487,7 +506,7 @@ impl InternalTool for UseWorkflow {
                 text(&arguments, "schedule").unwrap_or(&workflow.schedule),
                 zone_of(&arguments, context),
                 workflow.skill.clone(),
-                workflow.allowed_writes.clone(),
+                workflow.writes()?,
             )
             .await
         })

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use agencybot_core::AllowedWrite;
 use serde::Deserialize;
 
 use crate::schedule::Schedule;
@@ -18,8 +19,22 @@ pub struct Workflow {
     pub skill: Option<String>,
     #[serde(default)]
     pub requires: Vec<String>,
+    /// Each `endpoint.id [argument=value …]`, as `tasks add --allow-write` takes it.
     #[serde(default)]
     pub allowed_writes: Vec<String>,
+}
+
+impl Workflow {
+    /// The allowed writes, parsed and checked against the catalog.
+    pub fn writes(&self) -> Result<Vec<AllowedWrite>, String> {
+        let writes = self
+            .allowed_writes
+            .iter()
+            .map(|text| text.parse::<AllowedWrite>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::tasks::check_writes(&writes).map_err(|e| e.to_string())?;
+        Ok(writes)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +74,12 @@ pub fn load(path: &Path) -> Result<Vec<Workflow>, WorkflowError> {
             return Err(WorkflowError::Invalid {
                 path: shown,
                 message: format!("the slug `{}` is used twice", workflow.slug),
+            });
+        }
+        if let Err(error) = workflow.writes() {
+            return Err(WorkflowError::Invalid {
+                path: shown,
+                message: format!("workflow `{}`: {error}", workflow.slug),
             });
         }
         if let Err(error) = workflow.schedule.parse::<Schedule>() {

@@ -20,6 +20,9 @@ use chrono::{TimeZone, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+#[path = "scheduler/adversarial.rs"]
+mod adversarial;
+
 const CHANNEL: &str = "telegram";
 const CHAT: &str = "111";
 const WAIT: Duration = Duration::from_secs(20);
@@ -269,7 +272,8 @@ async fn an_unapproved_write_in_a_run_is_skipped_and_the_report_says_so() {
     assert_eq!(texts.len(), 1);
     assert_eq!(texts[0].0, CHAT);
     assert!(
-        texts[0].1.contains("Not done (not approved for this task)")
+        texts[0].1.contains("Not done:")
+            && texts[0].1.contains("(not approved for this task)")
             && texts[0].1.contains("Send Mass Message"),
         "{}",
         texts[0].1
@@ -460,6 +464,7 @@ async fn chat_turn(stack: &Stack, text: &str) -> String {
     let request = agencybot_agent::TurnRequest {
         team: stack.team.clone(),
         conversation: agencybot_core::ConversationKey {
+            channel: CHANNEL.into(),
             platform: Platform::Telegram,
             chat: CHAT.into(),
             thread: None,
@@ -497,25 +502,33 @@ async fn by_chat_a_paused_task_is_not_run_and_usage_is_grouped_as_asked() {
     agencybot_scheduler::tasks::pause(&stack.store, &created)
         .await
         .unwrap();
+    // Starting a run is a write: asked first, and refused once confirmed.
     stack
         .model
         .push(Reply::tool("run_task_now", json!({"name": "digest"})));
+    assert!(
+        chat_turn(&stack, "run the digest now")
+            .await
+            .contains("Run the scheduled task “digest” once now")
+    );
     stack.model.push(Step::Dynamic(Box::new(|request: &Value| {
-        let result = last_tool_result(request);
+        let messages = request["messages"].as_array().unwrap();
+        let note = messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "system")
+            .unwrap();
         assert!(
-            result.to_string().contains("paused; resume it first"),
-            "{result}"
+            note.to_string().contains("paused; resume it first"),
+            "{note}"
         );
         Reply::text("It is paused.")
     })));
-    assert_eq!(
-        chat_turn(&stack, "run the digest now").await,
-        "It is paused."
-    );
+    assert_eq!(chat_turn(&stack, "yes").await, "It is paused.");
     let after = stack.store.task(created.id).await.unwrap();
     assert_eq!(after.next_run_at, None, "a paused task stays unscheduled");
 
-    // That turn left a chat usage record; ask for usage by model.
+    // Those turns left chat usage records; ask for usage by model.
     stack.model.push(Reply::tool(
         "get_usage",
         json!({"period": "today", "by": "model"}),
@@ -524,12 +537,12 @@ async fn by_chat_a_paused_task_is_not_run_and_usage_is_grouped_as_asked() {
         let totals = &last_tool_result(request)["totals"];
         let rows = totals.as_array().expect("rows");
         assert_eq!(rows.last().unwrap()["model"], "total");
-        assert_eq!(rows.last().unwrap()["requests"], 1, "{totals}");
-        Reply::text("One request today.")
+        assert_eq!(rows.last().unwrap()["requests"], 2, "{totals}");
+        Reply::text("Two requests today.")
     })));
     assert_eq!(
         chat_turn(&stack, "usage by model today?").await,
-        "One request today."
+        "Two requests today."
     );
     assert_eq!(stack.model.remaining(), 0);
 }

@@ -194,7 +194,7 @@ async fn say(
     let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
     let request = TurnRequest {
         team: stack.team.clone(),
-        conversation: ConversationKey::direct(Platform::Terminal, user, user),
+        conversation: ConversationKey::direct("telegram-main", Platform::Terminal, user, user),
         user_id: user.into(),
         role,
         content: InboundContent::Text(text.into()),

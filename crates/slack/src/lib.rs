@@ -91,8 +91,28 @@ enum Delivery {
 }
 
 /// Where Socket Mode callbacks (plain `fn`s) find the adapter's inbox.
+/// Bounded: past it a delivery is refused (the Events API answers 503 so
+/// Slack delivers it again later) instead of piling up in memory.
 #[derive(Clone)]
-struct Inbox(mpsc::UnboundedSender<Delivery>);
+struct Inbox(mpsc::Sender<Delivery>);
+
+/// Deliveries waiting for the adapter at most.
+const INBOX_CAPACITY: usize = 1024;
+
+impl Inbox {
+    /// Hands a delivery to the adapter; false when the inbox is full.
+    fn offer(&self, delivery: Delivery) -> bool {
+        match self.0.try_send(delivery) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("the Slack inbox is full; a delivery was refused");
+                false
+            }
+            // The adapter is stopping: nothing will read it.
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
+        }
+    }
+}
 
 /// A client whose connector speaks HTTPS, and plain HTTP for a local fake
 /// or proxy.
@@ -175,7 +195,7 @@ pub async fn serve(
         bot_user: me.user_id.to_string(),
     });
     tracing::info!(channel = hub.channel_name(), bot = %adapter.bot_user, "Slack channel is live");
-    let (inbox, deliveries) = mpsc::unbounded_channel();
+    let (inbox, deliveries) = mpsc::channel(INBOX_CAPACITY);
     let consumer = tokio::spawn(adapter.clone().consume(deliveries, stop.clone()));
     let result = match options.mode {
         SlackMode::Socket { app_token } => {
@@ -232,7 +252,7 @@ async fn on_push(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     if let Some(inbox) = states.read().await.get_user_state::<Inbox>() {
-        let _ = inbox.0.send(Delivery::Event {
+        inbox.offer(Delivery::Event {
             id: event.event_id.to_string(),
             body: Box::new(event.event),
         });
@@ -247,7 +267,7 @@ async fn on_interaction(
 ) -> UserCallbackResult<()> {
     if let Some(inbox) = states.read().await.get_user_state::<Inbox>() {
         for delivery in clicks(event) {
-            let _ = inbox.0.send(delivery);
+            inbox.offer(delivery);
         }
     }
     Ok(())
@@ -352,10 +372,14 @@ async fn events_api(
             axum::routing::post(move |Extension(event): Extension<SlackInteractionEvent>| {
                 let inbox = inbox.clone();
                 async move {
-                    for delivery in clicks(event) {
-                        let _ = inbox.0.send(delivery);
+                    if clicks(event)
+                        .into_iter()
+                        .all(|delivery| inbox.offer(delivery))
+                    {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
                     }
-                    StatusCode::OK
                 }
             })
             .layer(
@@ -385,11 +409,15 @@ fn push_event(inbox: &Inbox, event: SlackPushEvent) -> Response {
     match event {
         SlackPushEvent::UrlVerification(verification) => verification.challenge.into_response(),
         SlackPushEvent::EventCallback(callback) => {
-            let _ = inbox.0.send(Delivery::Event {
+            let offered = inbox.offer(Delivery::Event {
                 id: callback.event_id.to_string(),
                 body: Box::new(callback.event),
             });
-            StatusCode::OK.into_response()
+            if offered {
+                StatusCode::OK.into_response()
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
         }
         _ => StatusCode::OK.into_response(),
     }
@@ -418,7 +446,7 @@ impl Adapter {
     /// messages in the order Slack sent them.
     async fn consume(
         self: Arc<Self>,
-        mut deliveries: mpsc::UnboundedReceiver<Delivery>,
+        mut deliveries: mpsc::Receiver<Delivery>,
         mut stop: watch::Receiver<bool>,
     ) {
         loop {
@@ -474,6 +502,7 @@ impl Adapter {
                 Some(Ask {
                     id,
                     conversation: ConversationKey::thread(
+                        self.hub.channel_name(),
                         Platform::Slack,
                         channel.clone(),
                         thread.clone(),
@@ -518,6 +547,7 @@ impl Adapter {
                     return Some(Ask {
                         id,
                         conversation: ConversationKey::direct(
+                            self.hub.channel_name(),
                             Platform::Slack,
                             channel.clone(),
                             user.clone(),
@@ -533,8 +563,12 @@ impl Adapter {
                     return None;
                 }
                 let thread = event.origin.thread_ts?.to_string();
-                let conversation =
-                    ConversationKey::thread(Platform::Slack, channel.clone(), thread.clone());
+                let conversation = ConversationKey::thread(
+                    self.hub.channel_name(),
+                    Platform::Slack,
+                    channel.clone(),
+                    thread.clone(),
+                );
                 if !self
                     .hub
                     .store()
@@ -593,12 +627,22 @@ impl Adapter {
         };
         let (conversation, thread) = if place == "dm" {
             (
-                ConversationKey::direct(Platform::Slack, channel.clone(), user.clone()),
+                ConversationKey::direct(
+                    self.hub.channel_name(),
+                    Platform::Slack,
+                    channel.clone(),
+                    user.clone(),
+                ),
                 None,
             )
         } else {
             (
-                ConversationKey::thread(Platform::Slack, channel.clone(), place),
+                ConversationKey::thread(
+                    self.hub.channel_name(),
+                    Platform::Slack,
+                    channel.clone(),
+                    place,
+                ),
                 Some(place.to_owned()),
             )
         };

@@ -11,7 +11,7 @@ use crate::{
 macro_rules! action_columns {
     () => {
         "id, team_id, conversation_key, requested_by, tool, arguments, summary, state, \
-         created_at, expires_at, decided_at, decided_by, result, error"
+         created_at, expires_at, decided_at, decided_by, result, error, batch, notified_at"
     };
 }
 
@@ -60,6 +60,8 @@ struct ActionRow {
     decided_by: Option<String>,
     result: Option<String>,
     error: Option<String>,
+    batch: Option<i64>,
+    notified_at: Option<i64>,
 }
 
 impl ActionRow {
@@ -83,8 +85,21 @@ impl ActionRow {
                 .map(|r| parse_json("action result", r))
                 .transpose()?,
             error: self.error,
+            batch: self.batch.unwrap_or(self.id),
+            notified_at: opt_from_millis("action notified_at", self.notified_at)?,
         })
     }
+}
+
+/// How a confirmed action ended.
+#[derive(Debug, Clone, Copy)]
+pub enum ActionOutcome<'a> {
+    Executed(&'a serde_json::Value),
+    /// The API (or tool) refused: nothing happened.
+    Failed(&'a str),
+    /// Sent, but whether it took effect is not known (timeout, lost
+    /// connection): the user must check, it is never sent again by itself.
+    Unknown(&'a str),
 }
 
 /// The decision a user makes about a pending action.
@@ -139,16 +154,123 @@ impl Store {
         row.map(ActionRow::into_action).transpose()
     }
 
-    /// Actions of a conversation still waiting for an answer, oldest first.
-    pub async fn open_actions(&self, conversation: &ConversationKey) -> Result<Vec<PendingAction>> {
+    /// Actions of a conversation still waiting for an answer at `now`,
+    /// oldest first. An action past its expiry is never listed, swept or not.
+    pub async fn open_actions(
+        &self,
+        conversation: &ConversationKey,
+        now: Timestamp,
+    ) -> Result<Vec<PendingAction>> {
         let rows: Vec<ActionRow> = self
             .db
             .fetch_all(
-                concat!("SELECT ", action_columns!(), " FROM pending_actions WHERE conversation_key = $1 AND state = 'pending' ORDER BY id"),
-                args![conversation.to_string()],
+                concat!(
+                    "SELECT ",
+                    action_columns!(),
+                    " FROM pending_actions WHERE conversation_key = $1 AND state = 'pending' \
+                     AND expires_at > $2 ORDER BY id"
+                ),
+                args![conversation.to_string(), millis(now)],
             )
             .await?;
         rows.into_iter().map(ActionRow::into_action).collect()
+    }
+
+    /// Marks actions proposed in one message as one batch (a typed yes
+    /// answers one message's actions together).
+    pub async fn group_actions(&self, ids: &[i64]) -> Result<()> {
+        let Some(&first) = ids.iter().min() else {
+            return Ok(());
+        };
+        for id in ids {
+            self.db
+                .execute(
+                    "UPDATE pending_actions SET batch = $2 WHERE id = $1",
+                    args![*id, first],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Outcomes the user has not been told of yet in this conversation
+    /// (expired requests, writes whose outcome became unknown in a restart),
+    /// marked as told: each is returned once, across instances.
+    pub async fn take_unnoticed(
+        &self,
+        conversation: &ConversationKey,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<PendingAction>> {
+        let rows: Vec<ActionRow> = self
+            .db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    action_columns!(),
+                    " FROM pending_actions WHERE conversation_key = $1 AND requested_by = $2 \
+                     AND state IN ('expired', 'unknown') AND notified_at IS NULL ORDER BY id"
+                ),
+                args![conversation.to_string(), user_id],
+            )
+            .await?;
+        let mut taken = Vec::new();
+        for row in rows {
+            if self.mark_notified(row.id, now).await? {
+                taken.push(row.into_action()?);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Records that the user was told how the action ended; false if they
+    /// already were.
+    pub async fn mark_notified(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE pending_actions SET notified_at = $2 WHERE id = $1 AND notified_at IS NULL",
+                args![id, millis(now)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Confirmed actions whose execution never recorded an end (the process
+    /// stopped between the yes and the API's answer) become `unknown`.
+    /// Only those confirmed before `confirmed_before`, so an action another
+    /// instance is still executing is left alone.
+    pub async fn recover_interrupted(
+        &self,
+        confirmed_before: Timestamp,
+    ) -> Result<Vec<PendingAction>> {
+        let due: Vec<(i64,)> = self
+            .db
+            .fetch_all(
+                "SELECT id FROM pending_actions WHERE state = 'confirmed' AND decided_at < $1",
+                args![millis(confirmed_before)],
+            )
+            .await?;
+        let mut recovered = Vec::new();
+        for (id,) in due {
+            let changed = self
+                .db
+                .execute(
+                    "UPDATE pending_actions SET state = 'unknown', error = $2 \
+                     WHERE id = $1 AND state = 'confirmed'",
+                    args![
+                        id,
+                        "agencybot stopped after this was confirmed and before the API answered"
+                    ],
+                )
+                .await?;
+            if changed == 1
+                && let Some(action) = self.pending_action(id).await?
+            {
+                recovered.push(action);
+            }
+        }
+        Ok(recovered)
     }
 
     /// The user's most recent actions in a conversation, in any state, newest first.
@@ -246,32 +368,27 @@ impl Store {
     }
 
     /// Records how a confirmed action ended. Returns false if it was not in
-    /// the `confirmed` state (so it is recorded once).
+    /// the `confirmed` state (so it is recorded once). The user sees the
+    /// outcome in the same turn, so it counts as told.
     pub async fn finish_action(
         &self,
         id: i64,
-        outcome: Result<&serde_json::Value, &str>,
+        outcome: ActionOutcome<'_>,
+        now: Timestamp,
     ) -> Result<bool> {
-        let changed = match outcome {
-            Ok(result) => {
-                self.db
-                    .execute(
-                        "UPDATE pending_actions SET state = 'executed', result = $2 \
-                         WHERE id = $1 AND state = 'confirmed'",
-                        args![id, result.to_string()],
-                    )
-                    .await?
-            }
-            Err(error) => {
-                self.db
-                    .execute(
-                        "UPDATE pending_actions SET state = 'failed', error = $2 \
-                         WHERE id = $1 AND state = 'confirmed'",
-                        args![id, error],
-                    )
-                    .await?
-            }
+        let (state, result, error) = match outcome {
+            ActionOutcome::Executed(result) => ("executed", Some(result.to_string()), None),
+            ActionOutcome::Failed(error) => ("failed", None, Some(error)),
+            ActionOutcome::Unknown(error) => ("unknown", None, Some(error)),
         };
+        let changed = self
+            .db
+            .execute(
+                "UPDATE pending_actions SET state = $2, result = $3, error = $4, notified_at = $5 \
+                 WHERE id = $1 AND state = 'confirmed'",
+                args![id, state, result, error, millis(now)],
+            )
+            .await?;
         Ok(changed == 1)
     }
 

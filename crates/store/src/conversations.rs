@@ -3,7 +3,7 @@
 use agencybot_core::{ConversationKey, Timestamp};
 
 use crate::db::args;
-use crate::{Result, Store, millis, parse_json, parse_stored};
+use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
@@ -42,7 +42,8 @@ struct MessageRow {
 }
 
 impl Store {
-    /// The conversation for `key`, created on first use.
+    /// The conversation for `key`, created on first use. A key already used
+    /// by another team is refused, so no history crosses teams.
     pub async fn conversation(
         &self,
         team_id: i64,
@@ -59,6 +60,9 @@ impl Store {
                 args![team_id, key.to_string(), key.platform.as_str(), millis(now)],
             )
             .await?;
+        if row.team_id != team_id {
+            return Err(StoreError::OtherTeam { key: row.key });
+        }
         Ok(Conversation {
             id: row.id,
             team_id: row.team_id,

@@ -250,6 +250,11 @@ impl From<f64> for Value {
         Value::Real(Some(v))
     }
 }
+impl From<Option<f64>> for Value {
+    fn from(v: Option<f64>) -> Self {
+        Value::Real(v)
+    }
+}
 impl From<bool> for Value {
     fn from(v: bool) -> Self {
         Value::Bool(Some(v))

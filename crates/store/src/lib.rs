@@ -25,7 +25,7 @@ mod tasks;
 mod teams;
 mod usage;
 
-pub use actions::ConfirmRefusal;
+pub use actions::{ActionOutcome, ConfirmRefusal};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
 pub use skills::InstalledSkill;
@@ -52,6 +52,10 @@ pub enum StoreError {
     NotFound { what: &'static str, key: String },
     #[error("{what} `{key}` already exists")]
     AlreadyExists { what: &'static str, key: String },
+    /// A conversation key used by another team (a channel moved between
+    /// teams): its history is not handed to the new team.
+    #[error("conversation `{key}` belongs to another team")]
+    OtherTeam { key: String },
     #[error("member `{0}` is declared in the config file; change or remove it there")]
     ManagedByConfig(String),
     /// A stored value no longer parses (edited by hand, or written by a newer version).

@@ -1,7 +1,7 @@
 //! Scheduled tasks and their runs.
 
 use agencybot_core::{
-    NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus, Timestamp,
+    AllowedWrite, NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus, Timestamp,
 };
 
 use crate::db::args;
@@ -62,7 +62,7 @@ impl TaskRow {
             schedule: self.schedule,
             timezone: self.timezone,
             status: parse_stored("task status", &self.status)?,
-            allowed_writes: parse_json("task allowed writes", &self.allowed_writes)?,
+            allowed_writes: parse_writes(&self.allowed_writes)?,
             last_run_at: opt_from_millis("task last_run_at", self.last_run_at)?,
             next_run_at: opt_from_millis("task next_run_at", self.next_run_at)?,
             consecutive_failures: self.consecutive_failures,
@@ -102,8 +102,21 @@ impl RunRow {
     }
 }
 
-fn writes_json(writes: &[String]) -> String {
-    serde_json::Value::from(writes.to_vec()).to_string()
+fn writes_json(writes: &[AllowedWrite]) -> String {
+    serde_json::Value::Array(writes.iter().map(AllowedWrite::to_json).collect()).to_string()
+}
+
+fn parse_writes(text: &str) -> Result<Vec<AllowedWrite>> {
+    let values: Vec<serde_json::Value> = parse_json("task allowed writes", text)?;
+    values
+        .iter()
+        .map(|value| {
+            AllowedWrite::from_json(value).ok_or_else(|| StoreError::Corrupt {
+                what: "task allowed writes",
+                detail: format!("`{value}` is not an allowed write"),
+            })
+        })
+        .collect()
 }
 
 impl Store {
@@ -263,20 +276,31 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Sets the task's status (and, on resume, its next run).
+    /// Sets the task's status (and, on resume, its next run). One statement
+    /// that touches only those columns, so a concurrent edit of the prompt
+    /// or a recorded failure is never overwritten with an older copy.
     pub async fn set_task_status(
         &self,
         id: i64,
         status: TaskStatus,
         next_run_at: Option<Timestamp>,
     ) -> Result<ScheduledTask> {
-        let mut task = self.task(id).await?;
-        task.status = status;
-        task.next_run_at = next_run_at;
-        if status == TaskStatus::Active {
-            task.consecutive_failures = 0;
-        }
-        self.update_task(&task).await
+        let changed = self
+            .db
+            .execute(
+                "UPDATE scheduled_tasks SET status = $2, next_run_at = $3, \
+                 consecutive_failures = CASE WHEN $4 THEN 0 ELSE consecutive_failures END \
+                 WHERE id = $1",
+                args![
+                    id,
+                    status.as_str(),
+                    next_run_at.map(millis),
+                    status == TaskStatus::Active
+                ],
+            )
+            .await?;
+        task_changed(changed, id)?;
+        self.task(id).await
     }
 
     /// Claims attempt `attempt` of the run due at `scheduled_for`. Of all

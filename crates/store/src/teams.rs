@@ -11,7 +11,7 @@ use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
 /// The columns `TeamRow` reads, as a literal for `concat!`.
 macro_rules! team_columns {
     () => {
-        "id, name, default_model, timezone, daily_credit_budget"
+        "id, name, default_model, timezone, daily_credit_budget, daily_usd_budget"
     };
 }
 
@@ -29,6 +29,7 @@ pub struct TeamSpec {
     pub default_model: Option<String>,
     pub timezone: Option<String>,
     pub daily_credit_budget: Option<i64>,
+    pub daily_usd_budget: Option<f64>,
 }
 
 /// A member as declared in the config or added by the CLI.
@@ -57,6 +58,7 @@ struct TeamRow {
     default_model: Option<String>,
     timezone: Option<String>,
     daily_credit_budget: Option<i64>,
+    daily_usd_budget: Option<f64>,
 }
 
 impl From<TeamRow> for Team {
@@ -67,6 +69,7 @@ impl From<TeamRow> for Team {
             default_model: row.default_model,
             timezone: row.timezone,
             daily_credit_budget: row.daily_credit_budget,
+            daily_usd_budget: row.daily_usd_budget,
         }
     }
 }
@@ -118,17 +121,20 @@ impl Store {
         let row: TeamRow = self
             .db
             .fetch_one(
-                "INSERT INTO teams (name, default_model, timezone, daily_credit_budget, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (name) DO UPDATE SET default_model = $2, timezone = $3, \
-                 daily_credit_budget = $4 \
-                 RETURNING id, name, default_model, timezone, daily_credit_budget",
+                concat!(
+                    "INSERT INTO teams (name, default_model, timezone, daily_credit_budget, \
+                     daily_usd_budget, created_at) VALUES ($1, $2, $3, $4, $6, $5) \
+                     ON CONFLICT (name) DO UPDATE SET default_model = $2, timezone = $3, \
+                     daily_credit_budget = $4, daily_usd_budget = $6 RETURNING ",
+                    team_columns!()
+                ),
                 args![
                     &spec.name,
                     spec.default_model.clone(),
                     spec.timezone.clone(),
                     spec.daily_credit_budget,
-                    millis(Utc::now())
+                    millis(Utc::now()),
+                    spec.daily_usd_budget
                 ],
             )
             .await?;

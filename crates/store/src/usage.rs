@@ -128,4 +128,17 @@ impl Store {
             .await?;
         Ok(credits)
     }
+
+    /// Model spend of the team's requests since `since`, in USD.
+    pub async fn usd_used_since(&self, team_id: i64, since: Timestamp) -> Result<f64> {
+        let (usd,): (f64,) = self
+            .db
+            .fetch_one(
+                "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) FROM usage_records \
+                 WHERE team_id = $1 AND created_at >= $2",
+                args![team_id, millis(since)],
+            )
+            .await?;
+        Ok(usd)
+    }
 }

@@ -11,8 +11,8 @@ use agencybot_core::{
     RequestKind, Role, TaskRunStatus, TaskStatus, Timestamp, UsageOutcome,
 };
 use agencybot_store::{
-    Backend, ChannelSpec, ConfirmRefusal, MemberSpec, Store, StoreError, StoreOptions, TeamSpec,
-    UsageFilter,
+    ActionOutcome, Backend, ChannelSpec, ConfirmRefusal, MemberSpec, Store, StoreError,
+    StoreOptions, TeamSpec, UsageFilter,
 };
 use chrono::{Duration, TimeZone, Utc};
 
@@ -111,6 +111,7 @@ async fn team(store: &Store) -> i64 {
             default_model: Some("gpt-4.1-mini".into()),
             timezone: Some("Europe/Berlin".into()),
             daily_credit_budget: Some(5000),
+            daily_usd_budget: None,
         })
         .await
         .unwrap()
@@ -131,7 +132,7 @@ fn member(name: &str, role: Role, telegram: &[&str]) -> MemberSpec {
 async fn migrating_twice_changes_nothing(store: &Store) {
     let status = store.migration_status().await.unwrap();
     assert!(status.pending.is_empty(), "{status:?}");
-    assert_eq!(status.applied.len(), 1);
+    assert_eq!(status.applied.len(), 2);
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(store.migration_status().await.unwrap(), status);
     store.ping().await.unwrap();
@@ -145,6 +146,7 @@ async fn teams_are_upserted_by_name(store: &Store) {
             default_model: None,
             timezone: Some("America/New_York".into()),
             daily_credit_budget: None,
+            daily_usd_budget: None,
         })
         .await
         .unwrap();
@@ -302,8 +304,8 @@ async fn channels_mirror_the_config(store: &Store) {
 
 async fn conversations_keep_history_per_key(store: &Store) {
     let team_id = team(store).await;
-    let ann = ConversationKey::direct(Platform::Telegram, "10", "10");
-    let bo = ConversationKey::direct(Platform::Telegram, "11", "11");
+    let ann = ConversationKey::direct("telegram-main", Platform::Telegram, "10", "10");
+    let bo = ConversationKey::direct("telegram-main", Platform::Telegram, "11", "11");
     assert!(!store.has_conversation(&ann).await.unwrap());
     let conv = store.conversation(team_id, &ann, at(9, 0)).await.unwrap();
     assert!(store.has_conversation(&ann).await.unwrap());
@@ -401,7 +403,7 @@ async fn proposed_action(
 
 async fn twenty_racing_confirmations_execute_once(store: &Store) {
     let team_id = team(store).await;
-    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let key = ConversationKey::direct("telegram-main", Platform::Telegram, "10", "10");
     let id = proposed_action(store, team_id, &key, at(9, 0)).await;
     let action = store.pending_action(id).await.unwrap().unwrap();
     assert_eq!(action.state, ActionState::Pending);
@@ -441,7 +443,7 @@ async fn twenty_racing_confirmations_execute_once(store: &Store) {
 
 async fn expired_actions_cannot_be_confirmed(store: &Store) {
     let team_id = team(store).await;
-    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let key = ConversationKey::direct("telegram-main", Platform::Telegram, "10", "10");
     let id = proposed_action(store, team_id, &key, at(9, 0)).await;
     let refusal = store
         .confirm_action(id, &key, "10", at(9, 10))
@@ -474,7 +476,7 @@ async fn expired_actions_cannot_be_confirmed(store: &Store) {
 
 async fn only_the_requester_in_the_same_conversation_decides(store: &Store) {
     let team_id = team(store).await;
-    let key = ConversationKey::thread(Platform::Slack, "C1", "1700000000.000100");
+    let key = ConversationKey::thread("telegram-main", Platform::Slack, "C1", "1700000000.000100");
     let id = proposed_action(store, team_id, &key, at(9, 0)).await;
     assert_eq!(
         store
@@ -483,7 +485,7 @@ async fn only_the_requester_in_the_same_conversation_decides(store: &Store) {
             .unwrap(),
         Err(ConfirmRefusal::OtherUser)
     );
-    let elsewhere = ConversationKey::direct(Platform::Slack, "D1", "10");
+    let elsewhere = ConversationKey::direct("telegram-main", Platform::Slack, "D1", "10");
     assert_eq!(
         store
             .confirm_action(id, &elsewhere, "10", at(9, 1))
@@ -498,7 +500,7 @@ async fn only_the_requester_in_the_same_conversation_decides(store: &Store) {
             .unwrap(),
         Err(ConfirmRefusal::OtherUser)
     );
-    assert_eq!(store.open_actions(&key).await.unwrap().len(), 1);
+    assert_eq!(store.open_actions(&key, at(9, 1)).await.unwrap().len(), 1);
     assert!(
         store
             .confirm_action(id, &key, "10", at(9, 1))
@@ -506,12 +508,12 @@ async fn only_the_requester_in_the_same_conversation_decides(store: &Store) {
             .unwrap()
             .is_ok()
     );
-    assert!(store.open_actions(&key).await.unwrap().is_empty());
+    assert!(store.open_actions(&key, at(9, 1)).await.unwrap().is_empty());
 }
 
 async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &Store) {
     let team_id = team(store).await;
-    let key = ConversationKey::direct(Platform::Discord, "5", "10");
+    let key = ConversationKey::direct("telegram-main", Platform::Discord, "5", "10");
     let declined = proposed_action(store, team_id, &key, at(9, 0)).await;
     let action = store
         .decline_action(declined, &key, "10", at(9, 1))
@@ -528,7 +530,11 @@ async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &St
     );
     assert!(
         !store
-            .finish_action(declined, Ok(&serde_json::json!({})))
+            .finish_action(
+                declined,
+                ActionOutcome::Executed(&serde_json::json!({})),
+                at(9, 2)
+            )
             .await
             .unwrap()
     );
@@ -540,8 +546,18 @@ async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &St
         .unwrap()
         .unwrap();
     let result = serde_json::json!({"id": 991, "sent": true});
-    assert!(store.finish_action(executed, Ok(&result)).await.unwrap());
-    assert!(!store.finish_action(executed, Err("again")).await.unwrap());
+    assert!(
+        store
+            .finish_action(executed, ActionOutcome::Executed(&result), at(9, 2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_action(executed, ActionOutcome::Failed("again"), at(9, 2))
+            .await
+            .unwrap()
+    );
     let action = store.pending_action(executed).await.unwrap().unwrap();
     assert_eq!(action.state, ActionState::Executed);
     assert_eq!(action.result, Some(result));
@@ -554,7 +570,7 @@ async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &St
         .unwrap();
     assert!(
         store
-            .finish_action(failed, Err("OnlyFans said no"))
+            .finish_action(failed, ActionOutcome::Failed("OnlyFans said no"), at(9, 2))
             .await
             .unwrap()
     );
@@ -565,7 +581,7 @@ async fn declined_actions_cannot_be_confirmed_and_finish_records_once(store: &St
 
 async fn expiry_is_reported_once(store: &Store) {
     let team_id = team(store).await;
-    let key = ConversationKey::direct(Platform::Telegram, "10", "10");
+    let key = ConversationKey::direct("telegram-main", Platform::Telegram, "10", "10");
     let early = proposed_action(store, team_id, &key, at(9, 0)).await;
     let late = proposed_action(store, team_id, &key, at(9, 5)).await;
     let expired = store.expire_actions(at(9, 12)).await.unwrap();
@@ -573,7 +589,7 @@ async fn expiry_is_reported_once(store: &Store) {
     assert!(store.expire_actions(at(9, 12)).await.unwrap().is_empty());
     assert_eq!(
         store
-            .open_actions(&key)
+            .open_actions(&key, at(9, 12))
             .await
             .unwrap()
             .iter()
@@ -654,10 +670,17 @@ async fn tasks_are_created_listed_and_advanced_atomically(store: &Store) {
     assert_eq!(paused.status, TaskStatus::Paused);
     let mut edited = paused.clone();
     edited.prompt = "Only @mia".into();
-    edited.allowed_writes = vec!["tracking-links.create".into()];
+    edited.allowed_writes = vec![
+        "tracking-links.create-tracking-link account=acct_1"
+            .parse()
+            .unwrap(),
+    ];
     let edited = store.update_task(&edited).await.unwrap();
     assert_eq!(edited.prompt, "Only @mia");
-    assert_eq!(edited.allowed_writes, vec!["tracking-links.create"]);
+    assert_eq!(
+        edited.allowed_writes[0].to_string(),
+        "tracking-links.create-tracking-link account=acct_1"
+    );
     store.delete_task(task.id).await.unwrap();
     assert!(matches!(
         store.task(task.id).await,

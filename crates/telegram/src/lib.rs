@@ -371,6 +371,7 @@ impl Adapter {
             message: InboundMessage {
                 channel: self.hub.channel_name().to_owned(),
                 conversation: ConversationKey::direct(
+                    self.hub.channel_name(),
                     Platform::Telegram,
                     chat.0.to_string(),
                     user_id,

@@ -1,11 +1,15 @@
 //! A throwaway PostgreSQL schema per test.
 //!
 //! PostgreSQL is at `AGENCYBOT_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`). Outside CI an unreachable
-//! server skips the PostgreSQL half of a test with a note; with `CI=true` it
-//! fails the test, so CI never passes by skipping.
+//! `postgres://postgres@127.0.0.1:5432/test`). An unreachable server fails
+//! the test, naming the way out: `AGENCYBOT_TEST_POSTGRES=skip` skips the
+//! PostgreSQL half of each test with a note, an explicit choice of the run.
+//! Under `CI=true` even that fails, so CI never passes by skipping.
 
 use sqlx::Connection;
+
+/// Set to `skip` to skip PostgreSQL tests when no server is reachable.
+pub const SKIP_VARIABLE: &str = "AGENCYBOT_TEST_POSTGRES";
 
 #[must_use]
 pub fn postgres_url() -> String {
@@ -21,8 +25,9 @@ pub struct PostgresSchema {
 }
 
 impl PostgresSchema {
-    /// Creates a fresh, uniquely named schema; `None` only outside CI when
-    /// PostgreSQL cannot be reached.
+    /// Creates a fresh, uniquely named schema; `None` only when PostgreSQL
+    /// cannot be reached and the run opted out with
+    /// `AGENCYBOT_TEST_POSTGRES=skip` (never under `CI=true`).
     pub async fn create() -> Option<PostgresSchema> {
         let url = postgres_url();
         let name = format!(
@@ -38,15 +43,18 @@ impl PostgresSchema {
             conn.close().await
         }
         .await;
+        let in_ci = std::env::var("CI").as_deref() == Ok("true");
+        let opted_out = std::env::var(SKIP_VARIABLE).as_deref() == Ok("skip");
         match created {
             Ok(()) => Some(PostgresSchema { url, name }),
-            Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!(
-                    "skipping PostgreSQL: {url} unreachable ({err}); CI=true makes this fail"
-                );
+            Err(err) if opted_out && !in_ci => {
+                eprintln!("skipping PostgreSQL ({SKIP_VARIABLE}=skip): {url} unreachable ({err})");
                 None
             }
-            Err(err) => panic!("PostgreSQL at {url} is required when CI=true: {err}"),
+            Err(err) if in_ci => panic!("PostgreSQL at {url} is required when CI=true: {err}"),
+            Err(err) => panic!(
+                "PostgreSQL at {url} is unreachable ({err}): start it, point AGENCYBOT_TEST_POSTGRES_URL at one, or set {SKIP_VARIABLE}=skip to skip the PostgreSQL half of these tests"
+            ),
         }
     }
 }

@@ -23,6 +23,22 @@ pub struct TestMember<'a> {
     pub user_id: &'a str,
 }
 
+/// What a test may choose about a [`Stack`].
+pub struct StackOptions {
+    pub engine: EngineConfig,
+    /// How long the OnlyFansAPI client waits for one answer.
+    pub ofapi_timeout: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            engine: EngineConfig::default(),
+            ofapi_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 pub struct Stack {
     pub engine: Arc<Engine>,
     pub hub: Hub,
@@ -73,6 +89,29 @@ impl Stack {
         allow_everyone: bool,
         setup: impl FnOnce(&mut Engine),
     ) -> Stack {
+        Stack::start_configured(
+            store,
+            channel,
+            platform,
+            members,
+            allow_everyone,
+            StackOptions::default(),
+            setup,
+        )
+        .await
+    }
+
+    /// As [`Stack::start_on`], with the engine's settings and the
+    /// OnlyFansAPI client's timeout chosen by the test.
+    pub async fn start_configured(
+        store: Store,
+        channel: &str,
+        platform: Platform,
+        members: &[TestMember<'_>],
+        allow_everyone: bool,
+        options: StackOptions,
+        setup: impl FnOnce(&mut Engine),
+    ) -> Stack {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let team = store
             .upsert_team(&TeamSpec {
@@ -80,6 +119,7 @@ impl Stack {
                 default_model: None,
                 timezone: Some("Europe/Berlin".into()),
                 daily_credit_budget: None,
+                daily_usd_budget: None,
             })
             .await
             .expect("team");
@@ -109,8 +149,9 @@ impl Stack {
         let mut sandbox_config = SandboxConfig::new("sandbox-key");
         sandbox_config.now = sandbox_now();
         let sandbox = Sandbox::start(sandbox_config, 0).await.expect("sandbox");
-        let ofapi = Client::new(ClientConfig::new(sandbox.url(), Secret::new("sandbox-key")))
-            .expect("client");
+        let mut client_config = ClientConfig::new(sandbox.url(), Secret::new("sandbox-key"));
+        client_config.timeout = options.ofapi_timeout;
+        let ofapi = Client::new(client_config).expect("client");
         let model = ScriptedModel::start().await;
         let model_client = ModelClient::new(&ModelConfig {
             base_url: model.url(),
@@ -123,7 +164,7 @@ impl Stack {
             store.clone(),
             ofapi,
             model_client,
-            EngineConfig::default(),
+            options.engine,
             clock.clone(),
         );
         setup(&mut engine);

@@ -129,6 +129,8 @@ pub(crate) struct State {
     mismatches: Vec<String>,
     /// Base URL the sandbox is reached at, for `next_page` links.
     pub base_url: String,
+    /// How long answers to writes are held back (after the write applies).
+    pub write_delay: Option<std::time::Duration>,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -204,6 +206,12 @@ impl Sandbox {
     }
 
     /// Changes the data (tests plant chats, fans or failures).
+    /// Holds back every answer to a write (non-GET request) by `delay`,
+    /// after the write took effect: how a slow API looks to a client.
+    pub fn delay_writes(&self, delay: Option<std::time::Duration>) {
+        lock(&self.state).write_delay = delay;
+    }
+
     pub fn modify<T>(&self, change: impl FnOnce(&mut SandboxData) -> T) -> T {
         change(&mut lock(&self.state).data)
     }
@@ -255,7 +263,26 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = lock(&state);
+    let delay = (method != Method::GET)
+        .then(|| lock(&state).write_delay)
+        .flatten();
+    let response = answer(&state, method, uri, headers, body);
+    // The write is applied before the wait: a client that gives up meanwhile
+    // has made a change it never heard about, as on a slow real API.
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn answer(
+    state: &Arc<Mutex<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = lock(state);
     let expected = format!("Bearer {}", state.config.api_key);
     let authorized = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -374,6 +401,7 @@ impl State {
             window_count: 0,
             mismatches: Vec::new(),
             base_url,
+            write_delay: None,
             config,
         }
     }

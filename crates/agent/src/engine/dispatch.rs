@@ -1,0 +1,306 @@
+//! Tool dispatch: what the model asked for, checked against its schema,
+//! then run (reads, with the budget checked first) or handed to the gate
+//! (writes).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use agencybot_ofapi::{Access, Catalog, Endpoint};
+use serde_json::{Map, Value, json};
+
+use super::{CallResult, Engine, Turn};
+use crate::model::ToolCall;
+use crate::tools::{self, InternalTool, ToolContext, ToolOutput};
+use crate::{compact, confirm, validate};
+
+/// Categories whose answers carry text written outside the team (fans'
+/// messages, captions, comments): a write proposed after reading them is
+/// flagged, since the text may be what asked for it.
+const OUTSIDE_TEXT: [&str; 9] = [
+    "chats",
+    "chat-messages",
+    "post-comments",
+    "posts",
+    "stories",
+    "fans",
+    "fans-ai-summary",
+    "notifications",
+    "mass-messaging",
+];
+
+/// Arguments that name user lists by id.
+const LIST_ARGUMENTS: [&str; 2] = ["userLists", "excludedLists"];
+
+/// List id → "Name (size)", and the credits looking them up cost.
+#[derive(Default)]
+struct ListNames {
+    names: BTreeMap<String, String>,
+    credits: i64,
+}
+
+impl Engine {
+    pub(super) async fn execute(&self, turn: &Turn<'_>, call: &ToolCall) -> CallResult {
+        let arguments: Value =
+            match serde_json::from_str(if call.function.arguments.trim().is_empty() {
+                "{}"
+            } else {
+                &call.function.arguments
+            }) {
+                Ok(arguments) => arguments,
+                Err(err) => {
+                    return CallResult::error(format!(
+                        "the arguments are not valid JSON ({err}); send a JSON object"
+                    ));
+                }
+            };
+        match call.function.name.as_str() {
+            tools::CALL_API => self.call_api(turn, arguments).await,
+            tools::FIND_API_ENDPOINTS => {
+                let query = arguments
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let found: Vec<Value> = tools::find_endpoints(query, 5)
+                    .into_iter()
+                    .map(tools::describe_endpoint)
+                    .collect();
+                if found.is_empty() {
+                    CallResult::error(format!("no endpoint matches `{query}`; try other words"))
+                } else {
+                    CallResult::content(json!({"endpoints": found}))
+                }
+            }
+            name => match self.tools.get(name) {
+                Some(tool) => self.internal_tool(turn, tool.as_ref(), arguments).await,
+                None => CallResult::error(format!(
+                    "there is no tool named `{name}`; use call_api or find_api_endpoints"
+                )),
+            },
+        }
+    }
+
+    async fn call_api(&self, turn: &Turn<'_>, arguments: Value) -> CallResult {
+        let request = turn.request;
+        let Some(id) = arguments.get("endpoint").and_then(Value::as_str) else {
+            return CallResult::error(
+                "`endpoint` is required: an endpoint id such as statistics.get-earnings",
+            );
+        };
+        let Some(endpoint) = Catalog::onlyfans().get(id) else {
+            let suggestions: Vec<String> = tools::find_endpoints(&id.replace(['.', '-'], " "), 3)
+                .into_iter()
+                .map(|e| e.id.clone())
+                .collect();
+            return CallResult::error(format!(
+                "unknown endpoint `{id}`{}",
+                if suggestions.is_empty() {
+                    String::new()
+                } else {
+                    format!("; did you mean {}?", suggestions.join(", "))
+                }
+            ));
+        };
+        let mut args = match arguments.get("arguments") {
+            Some(Value::Object(map)) => map.clone(),
+            None | Some(Value::Null) => Map::new(),
+            Some(other) => {
+                return CallResult::error(format!("`arguments` must be an object, not {other}"));
+            }
+        };
+        self.resolve_accounts(request.team.id, &mut args);
+        let mut problems = validate::problems(&endpoint.schema, &Value::Object(args.clone()));
+        if endpoint.access.is_write() {
+            // What the API would refuse, found before anyone is asked to approve it.
+            problems.extend(validate::write_problems(&endpoint.id, &args));
+        }
+        if !problems.is_empty() {
+            return CallResult::content(json!({
+                "error": format!("invalid arguments for {id}"),
+                "problems": problems,
+                "arguments_schema": tools::describe_endpoint(endpoint)["arguments"],
+            }));
+        }
+        if endpoint.access == Access::Read {
+            return self.read(turn, endpoint, &args).await;
+        }
+        let lists = match self.name_lists(&args).await {
+            Ok(lists) => lists,
+            Err((problem, credits)) => {
+                return CallResult::billed(json!({"error": problem}), credits);
+            }
+        };
+        let account = self.account_label(request.team.id, &args);
+        let summary = confirm::summarize_call(endpoint, &args, account.as_deref(), &lists.names);
+        let result = self
+            .gate(turn, &endpoint.id, Value::Object(args), summary)
+            .await;
+        CallResult {
+            credits: result.credits + lists.credits,
+            ..result
+        }
+    }
+
+    /// Names and sizes of the user lists a write addresses ("Fans (59)"),
+    /// so the person approving sees who it reaches; a list the account does
+    /// not have is refused before anyone is asked.
+    async fn name_lists(&self, args: &Map<String, Value>) -> Result<ListNames, (String, i64)> {
+        let wanted: Vec<String> = LIST_ARGUMENTS
+            .iter()
+            .filter_map(|key| args.get(*key).and_then(Value::as_array))
+            .flatten()
+            .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))
+            .collect();
+        let Some(account) = args.get("account").and_then(Value::as_str) else {
+            return Ok(ListNames::default());
+        };
+        if wanted.is_empty() {
+            return Ok(ListNames::default());
+        }
+        let mut query = Map::new();
+        query.insert("account".into(), Value::String(account.to_owned()));
+        query.insert("limit".into(), json!(100));
+        let (lists, credits) = match self
+            .ofapi
+            .call("user-list-collections.list-user-lists", &query)
+            .await
+        {
+            Ok(response) => (response.data, response.cost.credits_used),
+            // Without the names the summary shows the ids; the API still checks them.
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot name the lists of a proposed write");
+                return Ok(ListNames {
+                    names: BTreeMap::new(),
+                    credits: err.credits_used,
+                });
+            }
+        };
+        let items = lists
+            .as_array()
+            .or_else(|| lists.get("list").and_then(Value::as_array))
+            .cloned()
+            .unwrap_or_default();
+        let mut names = BTreeMap::new();
+        for item in &items {
+            let id = match item.get("id") {
+                Some(Value::String(id)) => id.clone(),
+                Some(other) => other.to_string(),
+                None => continue,
+            };
+            let name = item.get("name").and_then(Value::as_str).unwrap_or(&id);
+            let size = item
+                .get("usersCount")
+                .and_then(Value::as_i64)
+                .map_or_else(String::new, |n| format!(" ({n})"));
+            names.insert(id.clone(), format!("{name}{size}"));
+        }
+        if items.len() < 100
+            && let Some(missing) = wanted.iter().find(|id| !names.contains_key(*id))
+        {
+            return Err((
+                format!(
+                    "user list {missing} does not exist on this account; list the account's user lists and use one of their ids"
+                ),
+                credits,
+            ));
+        }
+        Ok(ListNames { names, credits })
+    }
+
+    async fn read(
+        &self,
+        turn: &Turn<'_>,
+        endpoint: &Endpoint,
+        args: &Map<String, Value>,
+    ) -> CallResult {
+        if let Some(stop) = self.step_refusal(turn) {
+            return CallResult::error(stop);
+        }
+        let reserved = 1;
+        if let Ok(Some(refusal)) = self.budget_refusal(&turn.request.team, reserved).await {
+            return CallResult::error(refusal);
+        }
+        if OUTSIDE_TEXT.contains(&endpoint.category.as_str()) {
+            turn.outside_text.store(true, Ordering::SeqCst);
+        }
+        let remaining = turn.deadline.saturating_duration_since(Instant::now());
+        let result =
+            match tokio::time::timeout(remaining, self.ofapi.call(&endpoint.id, args)).await {
+                Err(_) => CallResult::error("stopped: the request ran out of time"),
+                Ok(Ok(response)) => CallResult::billed(
+                    compact::for_model(response.data, response.next_page.is_some()),
+                    response.cost.credits_used,
+                ),
+                Ok(Err(err)) => CallResult::billed(
+                    json!({"error": err.message, "status": err.status}),
+                    err.credits_used,
+                ),
+            };
+        CallResult { reserved, ..result }
+    }
+
+    /// Why no further tool step may run in this turn (out of time), if so.
+    fn step_refusal(&self, turn: &Turn<'_>) -> Option<String> {
+        (Instant::now() >= turn.deadline)
+            .then(|| "stopped: the request ran out of time; answer with what you have".to_owned())
+    }
+
+    async fn internal_tool(
+        &self,
+        turn: &Turn<'_>,
+        tool: &dyn InternalTool,
+        arguments: Value,
+    ) -> CallResult {
+        let request = turn.request;
+        let problems = validate::problems(&tool.parameters(), &arguments);
+        if !problems.is_empty() {
+            return CallResult::content(
+                json!({"error": format!("invalid arguments for {}", tool.name()), "problems": problems}),
+            );
+        }
+        if let Err(problem) = tool.check(&arguments) {
+            return CallResult::error(problem);
+        }
+        if tool.access() != Access::Read {
+            let summary = tool.summarize(&arguments);
+            return self.gate(turn, tool.name(), arguments, summary).await;
+        }
+        if let Some(stop) = self.step_refusal(turn) {
+            return CallResult::error(stop);
+        }
+        let reserved = 1;
+        if let Ok(Some(refusal)) = self.budget_refusal(&request.team, reserved).await {
+            return CallResult::error(refusal);
+        }
+        let result = self.run_tool(turn, tool, arguments).await;
+        CallResult { reserved, ..result }
+    }
+
+    pub(super) async fn run_tool(
+        &self,
+        turn: &Turn<'_>,
+        tool: &dyn InternalTool,
+        arguments: Value,
+    ) -> CallResult {
+        let request = turn.request;
+        let send_file = |attachment| {
+            let _ = turn
+                .events
+                .send(agencybot_core::OutboundMessage::File(attachment));
+        };
+        let context = ToolContext {
+            team: &request.team,
+            user_id: &request.user_id,
+            role: request.role,
+            conversation: &request.conversation,
+            store: &self.store,
+            ofapi: &self.ofapi,
+            now: self.clock.now(),
+            send_file: &send_file,
+        };
+        match tool.run(&context, arguments).await {
+            Ok(ToolOutput { content, credits }) => CallResult::billed(content, credits),
+            Err(message) => CallResult::error(message),
+        }
+    }
+}
