@@ -34,8 +34,8 @@ pub use engine::{
     Engine, EngineConfig, EngineError, EventSink, Mode, PromptSection, TurnReport, TurnRequest,
 };
 pub use hub::{
-    Admission, ConfirmButton, Hub, HubError, Incoming, Outbox, Responder, refusal, split_text,
-    too_large,
+    Admission, ConfirmButton, Hub, HubError, Incoming, Outbox, Responder, Seen, refusal,
+    split_text, split_text_by, too_large, utf16_len,
 };
 pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
