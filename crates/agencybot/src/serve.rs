@@ -40,6 +40,9 @@ pub async fn channels(
     engine: Arc<Engine>,
     skills: Arc<agencybot_skills::Skills>,
 ) -> anyhow::Result<()> {
+    for (what, why) in config.warnings() {
+        tracing::warn!("{what}: {why}");
+    }
     let (stop, stopped) = watch::channel(false);
     let reload = Duration::from_secs(config.skills.reload_secs.max(1));
     tokio::spawn(skills.clone().watch(reload, stopped.clone()));
@@ -103,6 +106,7 @@ pub async fn channels(
             token: secret(secrets, &channel.token_env)?,
             api_url: channel.api_url.clone(),
             grace: GRACE,
+            guilds: channel.guild_ids(),
         };
         outboxes.insert(
             name.clone(),
