@@ -400,6 +400,23 @@ pub struct DiscordChannel {
     /// REST base; the gateway URL is taken from its `/gateway` answer.
     #[serde(default = "discord_api_url")]
     pub api_url: String,
+    /// Servers (guild IDs) served; messages from any other are ignored.
+    /// Empty serves every server the bot is invited to.
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub guilds: Vec<String>,
+}
+
+impl DiscordChannel {
+    /// The guild IDs as numbers (checked when the config is loaded).
+    #[must_use]
+    pub fn guild_ids(&self) -> Vec<u64> {
+        self.guilds.iter().filter_map(|id| guild_id(id)).collect()
+    }
+}
+
+/// A Discord guild ID: a non-zero number.
+fn guild_id(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|id| *id != 0)
 }
 
 /// Serde defaults for string keys: `name => "value"` defines `fn name() -> String`.
@@ -549,6 +566,22 @@ impl Config {
         needs
     }
 
+    /// What is allowed but probably not meant, as (what, why), for
+    /// `agencybot doctor` and startup.
+    #[must_use]
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        let mut warnings = Vec::new();
+        for channel in &self.channels.discord {
+            if channel.allow_everyone && channel.guilds.is_empty() {
+                warnings.push((
+                    format!("Discord channel `{}`", channel.name.get_ref()),
+                    "allow_everyone is on and no `guilds` are listed, so anyone in any server the bot is invited to is served; list your server IDs in `guilds = [\"…\"]`".to_owned(),
+                ));
+            }
+        }
+        warnings
+    }
+
     /// The teams to create, with the one implicit team when none is declared.
     #[must_use]
     pub fn team_names(&self) -> Vec<String> {
@@ -592,7 +625,7 @@ impl Config {
             ));
         }
         for c in &self.channels.discord {
-            let settings = serde_json::json!({"api_url": c.api_url, "token_env": c.token_env});
+            let settings = serde_json::json!({"api_url": c.api_url, "token_env": c.token_env, "guilds": c.guilds});
             list.push((
                 Platform::Discord,
                 c.name.get_ref().as_str(),
@@ -992,6 +1025,18 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
             ));
         }
     }
+    for channel in &config.channels.discord {
+        if let Some(bad) = channel.guilds.iter().find(|id| guild_id(id).is_none()) {
+            return Err(invalid(
+                at(channel.name.span().start),
+                format!(
+                    "Discord channel `{}` lists `{bad}` in `guilds`, which is not a server ID",
+                    channel.name.get_ref()
+                ),
+                Some("use the number Discord shows under Server Settings → Widget → Server ID (or right-click the server → Copy Server ID)".into()),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -1285,5 +1330,41 @@ mod tests {
         std::fs::write(&secrets_path, "JUST_A_NAME\n").unwrap();
         let err = Secrets::load(&config, &[]).unwrap_err().to_string();
         assert!(err.ends_with("secrets.env:1: expected NAME=value"), "{err}");
+    }
+
+    #[test]
+    fn discord_guilds_are_read_as_numbers_or_strings_and_checked() {
+        let config = parse_str(
+            "[[channels.discord]]\nname = \"d\"\nguilds = [\"4000000000000001\", 4000000000000002]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.channels.discord[0].guild_ids(),
+            [4_000_000_000_000_001, 4_000_000_000_000_002]
+        );
+        for bad in ["\"my server\"", "0", "\"\""] {
+            let err = parse_str(&format!(
+                "[[channels.discord]]\nname = \"d\"\nguilds = [{bad}]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("which is not a server ID"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_discord_channel_open_to_everyone_in_any_server_is_warned_about() {
+        let open =
+            parse_str("[[channels.discord]]\nname = \"d\"\nallow_everyone = true\n").unwrap();
+        let warnings = open.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].0, "Discord channel `d`");
+        assert!(warnings[0].1.contains("any server the bot is invited to"));
+        for quiet in [
+            "[[channels.discord]]\nname = \"d\"\nallow_everyone = true\nguilds = [\"42\"]\n",
+            "[[channels.discord]]\nname = \"d\"\n",
+        ] {
+            assert!(parse_str(quiet).unwrap().warnings().is_empty(), "{quiet}");
+        }
     }
 }

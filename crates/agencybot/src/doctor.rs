@@ -161,6 +161,9 @@ fn check_prices(config: &Config, report: &mut Report) {
 }
 
 fn check_channels_and_teams(config: &Config, report: &mut Report) {
+    for (what, why) in config.warnings() {
+        report.warn(&what, why);
+    }
     if !config.has_channels() {
         report.problem(
             "channels",

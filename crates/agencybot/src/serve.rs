@@ -50,6 +50,9 @@ pub async fn channels(
             "writes interrupted by the last stop are marked \"outcome unknown\"; their users are told"
         );
     }
+    for (what, why) in config.warnings() {
+        tracing::warn!("{what}: {why}");
+    }
     let (stop, stopped) = watch::channel(false);
     let reload = Duration::from_secs(config.skills.reload_secs.max(1));
     tokio::spawn(skills.clone().watch(reload, stopped.clone()));
@@ -113,6 +116,7 @@ pub async fn channels(
             token: secret(secrets, &channel.token_env)?,
             api_url: channel.api_url.clone(),
             grace: GRACE,
+            guilds: channel.guild_ids(),
         };
         outboxes.insert(
             name.clone(),

@@ -76,6 +76,10 @@ fn doctor_passes_when_everything_is_there() {
     assert!(output.status.success(), "{out}");
     assert!(out.contains("All checks passed."), "{out}");
     assert!(!out.contains("ofapi_test"), "a secret was printed:\n{out}");
+    assert!(
+        out.contains("[warn]    Discord channel `d`: allow_everyone is on and no `guilds` are listed, so anyone in any server the bot is invited to is served"),
+        "{out}"
+    );
 }
 
 #[test]

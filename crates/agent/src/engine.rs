@@ -325,6 +325,12 @@ impl Engine {
         &self.config
     }
 
+    /// The engine's clock, for deciding what has expired.
+    #[must_use]
+    pub fn now(&self) -> agencybot_core::Timestamp {
+        self.clock.now()
+    }
+
     /// The model a request uses: its own, else the team's, else the default.
     #[must_use]
     pub fn model_for(&self, request: &TurnRequest) -> String {

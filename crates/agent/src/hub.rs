@@ -3,7 +3,8 @@
 //! conversations concurrently), duplicate deliveries handled once, and a
 //! shutdown that lets turns in flight finish.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,26 +80,68 @@ struct Job {
     responder: Arc<dyn Responder>,
 }
 
-#[derive(Default)]
-struct Seen {
-    order: VecDeque<String>,
-    ids: HashSet<String>,
+/// Remembers at most `capacity` keys (with a value each), forgetting the
+/// oldest first, so what adapters remember about the outside world stays
+/// bounded however long they run.
+#[derive(Debug)]
+pub struct Seen<K, V = ()> {
+    order: VecDeque<K>,
+    entries: HashMap<K, V>,
+    capacity: usize,
 }
 
-impl Seen {
-    /// Records `id`; false if it was already there.
-    fn insert(&mut self, id: String) -> bool {
-        if self.ids.contains(&id) {
+impl<K: Hash + Eq + Clone, V> Seen<K, V> {
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Seen {
+            order: VecDeque::new(),
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key)
+    }
+
+    #[must_use]
+    pub fn contains(&self, key: &K) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sets `key` to `value`; a new key forgets the oldest one when full.
+    /// Returns whether `key` is new.
+    pub fn put(&mut self, key: K, value: V) -> bool {
+        if let Some(existing) = self.entries.get_mut(&key) {
+            *existing = value;
             return false;
         }
-        if self.order.len() == REMEMBERED_DELIVERIES
+        if self.order.len() >= self.capacity
             && let Some(oldest) = self.order.pop_front()
         {
-            self.ids.remove(&oldest);
+            self.entries.remove(&oldest);
         }
-        self.order.push_back(id.clone());
-        self.ids.insert(id);
+        self.order.push_back(key.clone());
+        self.entries.insert(key, value);
         true
+    }
+}
+
+impl<K: Hash + Eq + Clone> Seen<K> {
+    /// Records `key`; false if it was already there.
+    pub fn insert(&mut self, key: K) -> bool {
+        self.put(key, ())
     }
 }
 
@@ -107,7 +150,7 @@ struct Inner {
     store: Store,
     channel: String,
     queues: Mutex<HashMap<ConversationKey, Sender<Job>>>,
-    seen: Mutex<Seen>,
+    seen: Mutex<Seen<String>>,
     /// Jobs queued or running.
     pending: AtomicUsize,
     idle: Notify,
@@ -137,7 +180,7 @@ impl Hub {
                 store,
                 channel: channel.into(),
                 queues: Mutex::new(HashMap::new()),
-                seen: Mutex::new(Seen::default()),
+                seen: Mutex::new(Seen::new(REMEMBERED_DELIVERIES)),
                 pending: AtomicUsize::new(0),
                 idle: Notify::new(),
                 closed: AtomicBool::new(false),
@@ -278,6 +321,54 @@ impl Hub {
         job.responder.finished(&report).await;
     }
 
+    /// How the actions of one confirmation message ended, once none of
+    /// them waits or runs any more: the lines that replace its question
+    /// (its buttons go). `None` while any is undecided, or on a store error
+    /// (the buttons stay).
+    pub async fn decided_text(&self, ids: &[i64]) -> Option<String> {
+        use agencybot_core::ActionState;
+        let now = self.inner.engine.now();
+        let store = &self.inner.store;
+        let mut lines = Vec::new();
+        let mut names: Option<Vec<agencybot_core::Member>> = None;
+        for id in ids {
+            let action = store.pending_action(*id).await.ok()??;
+            let by = match &action.decided_by {
+                Some(user) => {
+                    if names.is_none() {
+                        names = Some(store.members(action.team_id).await.ok()?);
+                    }
+                    let name = names.as_deref().and_then(|members| {
+                        members
+                            .iter()
+                            .find(|m| m.is_known_as(action.conversation.platform, user))
+                            .map(|m| m.name.clone())
+                    });
+                    name.unwrap_or_else(|| user.clone())
+                }
+                None => String::new(),
+            };
+            let outcome = match action.state {
+                ActionState::Pending if action.expires_at > now => return None,
+                ActionState::Confirmed => return None,
+                ActionState::Pending | ActionState::Expired => {
+                    "⏰ Expired — nothing was done".to_owned()
+                }
+                ActionState::Executed => format!("✅ Done — approved by {by}"),
+                ActionState::Failed => format!(
+                    "❌ Failed — approved by {by}, nothing was changed: {}",
+                    action.error.as_deref().unwrap_or("refused")
+                ),
+                ActionState::Unknown => format!(
+                    "⚠️ Sent, outcome unknown — approved by {by}; check before asking again"
+                ),
+                ActionState::Declined => format!("🚫 Cancelled by {by} — nothing was done"),
+            };
+            lines.push(format!("{outcome}: {}", action.summary));
+        }
+        Some(lines.join("\n"))
+    }
+
     /// Whether none of `ids` waits for an answer any more (so its buttons
     /// can go). Unknown on a store error: the buttons stay.
     pub async fn all_decided(&self, ids: &[i64]) -> bool {
@@ -309,7 +400,7 @@ impl Hub {
         tokio::time::timeout(grace, wait).await.is_ok()
     }
 
-    fn lock_seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+    fn lock_seen(&self) -> std::sync::MutexGuard<'_, Seen<String>> {
         self.inner
             .seen
             .lock()
@@ -433,11 +524,36 @@ pub fn too_large(
 /// pieces hold every character of `text` but the breaks they were cut at.
 #[must_use]
 pub fn split_text(text: &str, limit: usize) -> Vec<String> {
+    split_text_by(text, limit, |piece| piece.chars().count())
+}
+
+/// How long `text` is in UTF-16 code units, as Telegram counts its limits.
+#[must_use]
+pub fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// [`split_text`] with the length of a piece measured by `units` (which
+/// must add up over characters, as chars, bytes and UTF-16 units do).
+#[must_use]
+pub fn split_text_by(text: &str, limit: usize, units: fn(&str) -> usize) -> Vec<String> {
     let limit = limit.max(1);
     let mut pieces = Vec::new();
     let mut rest = text.trim();
-    while rest.chars().count() > limit {
-        let window: String = rest.chars().take(limit).collect();
+    while units(rest) > limit {
+        // The longest prefix within the limit, and never empty, so that a
+        // character longer than the limit on its own still moves on.
+        let mut end = 0;
+        let mut used = 0;
+        for (at, character) in rest.char_indices() {
+            let next = at + character.len_utf8();
+            used += units(&rest[at..next]);
+            if used > limit && end > 0 {
+                break;
+            }
+            end = next;
+        }
+        let window = &rest[..end];
         let cut = ["\n\n", "\n", " "].iter().find_map(|separator| {
             window
                 .rfind(separator)
@@ -446,7 +562,7 @@ pub fn split_text(text: &str, limit: usize) -> Vec<String> {
         });
         let (head, tail) = match cut {
             Some((at, separator)) => (&rest[..at], &rest[at + separator..]),
-            None => rest.split_at(window.len()),
+            None => rest.split_at(end),
         };
         pieces.push(head.trim_end().to_owned());
         rest = tail.trim_start();
@@ -522,12 +638,56 @@ mod tests {
 
     #[test]
     fn deliveries_are_remembered_for_a_while() {
-        let mut seen = Seen::default();
+        let mut seen = Seen::new(REMEMBERED_DELIVERIES);
         assert!(seen.insert("a".into()));
         assert!(!seen.insert("a".into()));
         for i in 0..REMEMBERED_DELIVERIES {
             seen.insert(i.to_string());
         }
         assert!(seen.insert("a".into()), "the oldest ids are forgotten");
+    }
+
+    #[test]
+    fn seen_keeps_at_most_its_capacity_forgetting_the_oldest() {
+        let mut seen: Seen<u64, &str> = Seen::new(3);
+        for key in 1..=3 {
+            assert!(seen.put(key, "first"));
+        }
+        assert!(!seen.put(2, "second"), "an update is not a new key");
+        assert_eq!(seen.get(&2), Some(&"second"));
+        assert!(seen.put(4, "first"));
+        assert_eq!(seen.len(), 3);
+        assert!(!seen.contains(&1), "the oldest went first");
+        assert!(seen.contains(&2) && seen.contains(&3) && seen.contains(&4));
+        for key in 5..10_000 {
+            seen.put(key, "more");
+        }
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen.get(&9_999), Some(&"more"));
+    }
+
+    #[test]
+    fn splitting_by_utf16_units_keeps_emoji_whole_and_within_the_limit() {
+        // Each 💸 is two UTF-16 units: 3,000 of them are 6,000 units.
+        let emoji = "💸".repeat(3_000);
+        assert_eq!(utf16_len(&emoji), 6_000);
+        let pieces = split_text_by(&emoji, 4096, utf16_len);
+        assert!(pieces.len() >= 2);
+        assert!(
+            pieces.iter().all(|p| utf16_len(p) <= 4096),
+            "{:?}",
+            pieces.iter().map(|p| utf16_len(p)).collect::<Vec<_>>()
+        );
+        assert_eq!(pieces.concat(), emoji, "nothing is lost");
+        // By characters the same text fits one piece over Telegram's limit.
+        assert!(utf16_len(&split_text(&emoji, 4096)[0]) > 4096);
+        let mixed = format!("{} {}", "a".repeat(4095), "💸 b");
+        let pieces = split_text_by(&mixed, 4096, utf16_len);
+        assert_eq!(pieces, ["a".repeat(4095), "💸 b".to_owned()]);
+        assert_eq!(
+            split_text_by("💸💸", 1, utf16_len),
+            ["💸", "💸"],
+            "a character over the limit still goes"
+        );
     }
 }

@@ -36,7 +36,7 @@ pub use engine::{
 };
 pub use hub::{
     Admission, ConfirmButton, Hub, HubError, Incoming, MAX_QUEUED_PER_CONVERSATION, Outbox,
-    Responder, refusal, split_text, too_large,
+    Responder, Seen, refusal, split_text, split_text_by, too_large, utf16_len,
 };
 pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};

@@ -3,16 +3,19 @@
 //! In a server channel, an @mention starts a conversation: the bot opens a
 //! thread on that message and answers there; later messages in the thread
 //! need no mention. Direct messages are not served (the bot says so once).
-//! Per channel, anyone may ask or only the permitted members. Writes are
+//! Per channel, anyone may ask or only the permitted members, and only in
+//! the listed servers if any are listed. Nothing the bot sends pings
+//! anyone: answers quote text that may hold `@everyone`. Writes are
 //! confirmed with buttons; only the requester's click counts. Answers are
 //! split at 2,000 characters; files up to 10 MB are attached.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, split_text, too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, TurnReport, refusal, split_text,
+    too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -21,9 +24,10 @@ use agencybot_core::{
 use futures::future::BoxFuture;
 use serenity::all::{
     ButtonStyle, Channel, ChannelId, ChannelType, ClientBuilder, ComponentInteraction, Context,
-    CreateActionRow, CreateAttachment, CreateButton, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditMessage, EventHandler,
-    GatewayIntents, Http, HttpBuilder, Interaction, Message, MessageId, Ready, UserId,
+    CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, CreateThread,
+    EditMessage, EventHandler, GatewayIntents, GuildId, Http, HttpBuilder, Interaction, Message,
+    MessageId, Ready, UserId,
 };
 use tokio::sync::{Notify, watch};
 
@@ -34,6 +38,12 @@ const NOT_ALLOWED: &str =
     "Sorry, you're not allowed to use agencybot here. Ask an admin to add you.";
 /// REST calls are given this long before the adapter gives up on them.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many channels are remembered as ours or not; one forgotten is
+/// looked up again.
+const REMEMBERED_THREADS: usize = 10_000;
+/// How many users are remembered as told that DMs are not served; one
+/// forgotten is told again.
+const REMEMBERED_DM_USERS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct DiscordOptions {
@@ -42,6 +52,8 @@ pub struct DiscordOptions {
     pub api_url: String,
     /// How long shutdown waits for turns in flight.
     pub grace: Duration,
+    /// Servers (guild ids) served; empty serves every server the bot is in.
+    pub guilds: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +64,22 @@ pub enum DiscordError {
     Gateway(String),
 }
 
+/// Mentions allowed in what the bot sends: none. Answers repeat what the
+/// model and users wrote, so an `@everyone` or `<@id>` in them must not ping.
+fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+/// A plain text message that pings no one.
+fn quiet(content: impl Into<String>) -> CreateMessage {
+    CreateMessage::new()
+        .content(content)
+        .allowed_mentions(no_mentions())
+}
+
 fn http(options: &DiscordOptions) -> HttpBuilder {
-    let http = HttpBuilder::new(options.token.expose());
+    // Also the default, for any message built without saying so.
+    let http = HttpBuilder::new(options.token.expose()).default_allowed_mentions(no_mentions());
     let api_url = options.api_url.trim_end_matches('/');
     if api_url == DISCORD_API_URL {
         http
@@ -103,8 +129,9 @@ pub async fn serve(
         hub: hub.clone(),
         bot: OnceLock::new(),
         ready: Notify::new(),
-        threads: Mutex::new(HashMap::new()),
-        told_dm: Mutex::new(HashSet::new()),
+        threads: Mutex::new(Seen::new(REMEMBERED_THREADS)),
+        told_dm: Mutex::new(Seen::new(REMEMBERED_DM_USERS)),
+        guilds: options.guilds.iter().copied().map(GuildId::new).collect(),
     });
     let mut client = ClientBuilder::new_with_http(http.build(), intents)
         .event_handler(Handler(adapter.clone()))
@@ -146,9 +173,11 @@ struct Adapter {
     bot: OnceLock<UserId>,
     ready: Notify,
     /// Channel → whether it is a thread of ours, and its parent channel.
-    threads: Mutex<HashMap<ChannelId, Option<ChannelId>>>,
+    threads: Mutex<Seen<ChannelId, Option<ChannelId>>>,
     /// Users already told that DMs are not served.
-    told_dm: Mutex<HashSet<UserId>>,
+    told_dm: Mutex<Seen<UserId>>,
+    /// Servers served; empty serves all.
+    guilds: HashSet<GuildId>,
 }
 
 struct Handler(Arc<Adapter>);
@@ -208,8 +237,19 @@ impl Adapter {
                 // Unknown for now: ask again next time.
                 _ => return None,
             };
-        Self::lock(&self.threads).insert(channel, parent);
+        Self::lock(&self.threads).put(channel, parent);
         parent
+    }
+
+    /// Whether events from `guild` are served (a DM has no guild).
+    fn serves(&self, guild: Option<GuildId>) -> bool {
+        match guild {
+            Some(guild) if !self.guilds.is_empty() && !self.guilds.contains(&guild) => {
+                tracing::debug!(channel = self.hub.channel_name(), %guild, "ignored an event from a server not in the channel's guild list");
+                false
+            }
+            _ => true,
+        }
     }
 
     /// The bot's user id; the cache has it from READY even before the
@@ -223,7 +263,7 @@ impl Adapter {
 
     async fn on_message(&self, context: Context, message: Message) {
         let bot = self.bot_id(&context);
-        if message.author.bot || message.author.id == bot {
+        if message.author.bot || message.author.id == bot || !self.serves(message.guild_id) {
             return;
         }
         let http = context.http.clone();
@@ -231,7 +271,7 @@ impl Adapter {
             if Self::lock(&self.told_dm).insert(message.author.id) {
                 let _ = message
                     .channel_id
-                    .say(&http, "I don't answer direct messages — mention me in a server channel and I'll reply in a thread.")
+                    .send_message(&http, quiet("I don't answer direct messages — mention me in a server channel and I'll reply in a thread."))
                     .await;
             }
             return;
@@ -245,7 +285,10 @@ impl Adapter {
         match self.hub.access(&user_id).await {
             Ok((_, access)) if access.role().is_some() => {}
             Ok(_) => {
-                let _ = message.reply(&http, NOT_ALLOWED).await;
+                let _ = message
+                    .channel_id
+                    .send_message(&http, quiet(NOT_ALLOWED).reference_message(&message))
+                    .await;
                 return;
             }
             Err(error) => {
@@ -273,11 +316,14 @@ impl Adapter {
                 .await;
                 match created {
                     Ok(Ok(thread)) => {
-                        Self::lock(&self.threads).insert(thread.id, Some(message.channel_id));
+                        Self::lock(&self.threads).put(thread.id, Some(message.channel_id));
                         (thread.id, message.channel_id)
                     }
                     _ => {
-                        let _ = message.reply(&http, "I couldn't open a thread here — check that I may create public threads.").await;
+                        let _ = message
+                            .channel_id
+                            .send_message(&http, quiet("I couldn't open a thread here — check that I may create public threads.").reference_message(&message))
+                            .await;
                         return;
                     }
                 }
@@ -306,6 +352,9 @@ impl Adapter {
     }
 
     async fn on_click(&self, context: Context, click: ComponentInteraction) {
+        if !self.serves(click.guild_id) {
+            return;
+        }
         let http = context.http.clone();
         let user_id = click.user.id.to_string();
         let allowed =
@@ -319,7 +368,8 @@ impl Adapter {
             let reply = CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new()
                     .content(refusal)
-                    .ephemeral(true),
+                    .ephemeral(true)
+                    .allowed_mentions(no_mentions()),
             );
             let _ = click.create_response(&http, reply).await;
             return;
@@ -377,7 +427,7 @@ impl Adapter {
         };
         let admission = self.hub.submit(incoming).await;
         if let Some(text) = refusal(&admission, || NOT_ALLOWED.to_owned()) {
-            let _ = thread.say(&http, text).await;
+            let _ = thread.send_message(&http, quiet(text)).await;
         }
     }
 }
@@ -506,7 +556,8 @@ impl DiscordResponder {
             if let Some(progress) = progress {
                 let edit = EditMessage::new()
                     .content(piece.clone())
-                    .components(components.clone());
+                    .components(components.clone())
+                    .allowed_mentions(no_mentions());
                 if let Ok(Ok(_)) = tokio::time::timeout(
                     CALL_TIMEOUT,
                     self.channel.edit_message(&self.http, progress, edit),
@@ -516,18 +567,18 @@ impl DiscordResponder {
                     continue;
                 }
             }
-            self.send(CreateMessage::new().content(piece).components(components))
-                .await;
+            self.send(quiet(piece).components(components)).await;
         }
     }
 
     async fn send_file(&self, file: Attachment) {
         if let Some(text) = too_large(&file, Platform::Discord) {
-            self.send(CreateMessage::new().content(text)).await;
+            self.send(quiet(text)).await;
             return;
         }
-        let mut message =
-            CreateMessage::new().add_file(CreateAttachment::bytes(file.bytes, file.file_name));
+        let mut message = CreateMessage::new()
+            .add_file(CreateAttachment::bytes(file.bytes, file.file_name))
+            .allowed_mentions(no_mentions());
         if let Some(caption) = file.caption {
             message = message.content(caption);
         }
@@ -547,7 +598,7 @@ impl Responder for DiscordResponder {
                     .await;
                 }
                 OutboundMessage::Progress(text) => {
-                    if let Some(id) = self.send(CreateMessage::new().content(text)).await {
+                    if let Some(id) = self.send(quiet(text)).await {
                         *Adapter::lock(&self.progress) = Some(id);
                     }
                 }
@@ -569,7 +620,9 @@ impl Responder for DiscordResponder {
             if !self.hub.all_decided(ids).await {
                 return;
             }
-            let edit = EditMessage::new().components(Vec::new());
+            let edit = EditMessage::new()
+                .components(Vec::new())
+                .allowed_mentions(no_mentions());
             let _ = tokio::time::timeout(
                 CALL_TIMEOUT,
                 self.channel.edit_message(&self.http, *message, edit),
@@ -591,6 +644,34 @@ mod tests {
             "how much did we earn?"
         );
         assert_eq!(without_mention("hey <@!42>", bot), "hey");
+    }
+
+    #[test]
+    fn threads_and_dm_users_remembered_are_bounded() {
+        let mut threads: Seen<ChannelId, Option<ChannelId>> = Seen::new(REMEMBERED_THREADS);
+        let mut told: Seen<UserId> = Seen::new(REMEMBERED_DM_USERS);
+        for id in 1..=(REMEMBERED_THREADS as u64 + 100) {
+            threads.put(ChannelId::new(id), Some(ChannelId::new(1)));
+            told.insert(UserId::new(id));
+        }
+        assert_eq!(threads.len(), REMEMBERED_THREADS);
+        assert_eq!(told.len(), REMEMBERED_DM_USERS);
+        assert!(
+            threads.get(&ChannelId::new(1)).is_none(),
+            "the oldest is forgotten"
+        );
+        assert!(
+            told.insert(UserId::new(1)),
+            "a forgotten user is told again"
+        );
+    }
+
+    #[test]
+    fn the_messages_built_allow_no_mentions() {
+        let body = serde_json::to_value(quiet("@everyone <@123>")).unwrap();
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(body["allowed_mentions"]["users"], serde_json::json!([]));
+        assert_eq!(body["allowed_mentions"]["roles"], serde_json::json!([]));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use agencybot_core::{Platform, Role, Secret};
 use agencybot_discord::{DiscordOptions, serve};
 use agencybot_testkit::{
-    FakeDiscord, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result,
+    DISCORD_GUILD_ID, FakeDiscord, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result,
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -26,6 +26,11 @@ struct Running {
 }
 
 async fn running_with(setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Running {
+    running_in(Vec::new(), setup).await
+}
+
+/// Serves only the servers `guilds` (all when empty).
+async fn running_in(guilds: Vec<u64>, setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Running {
     let ann = ANN.to_string();
     let bob = BOB.to_string();
     let members = [
@@ -47,6 +52,7 @@ async fn running_with(setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Runni
         token: Secret::new("discord-token"),
         api_url: discord.url(),
         grace: Duration::from_secs(5),
+        guilds,
     };
     let task = tokio::spawn(serve(options, stack.hub.clone(), stopped));
     discord.wait_until(WAIT, FakeDiscord::connected).await;
@@ -298,5 +304,90 @@ async fn a_csv_is_attached_and_one_over_the_limit_is_explained() {
         .user_message(thread, ANN, "export everything", false);
     run.wait_for_text(thread, "over Discord's 10 MB limit")
         .await;
+    run.stop().await;
+}
+
+/// Asserts that a recorded message body pings no one.
+#[track_caller]
+fn pings_no_one(body: &Value) {
+    let allowed = &body["allowed_mentions"];
+    assert_eq!(allowed["parse"], json!([]), "{body}");
+    for list in ["users", "roles"] {
+        assert!(
+            allowed.get(list).is_none_or(|ids| ids == &json!([])),
+            "{list} may be mentioned: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_discord_message_containing_everyone_is_sent_with_no_allowed_mentions() {
+    let run = running().await;
+    run.stack.model.push(Reply::text(
+        "Heads up @everyone and <@123>: payday is <@&456>'s call.",
+    ));
+    let thread = run.ask(ANN, "announce payday").await;
+    run.wait_for_text(thread, "Heads up @everyone").await;
+    let answer = run
+        .discord
+        .calls("POST /channels/{c}/messages")
+        .into_iter()
+        .chain(run.discord.calls("PATCH /channels/{c}/messages/{m}"))
+        .find(|c| {
+            c.body["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("@everyone"))
+        })
+        .expect("the answer was sent");
+    pings_no_one(&answer.body);
+
+    // The refusal and the DM notice ping no one either.
+    run.discord
+        .user_message(GENERAL, STRANGER, "@everyone look", true);
+    run.wait_for_text(GENERAL, "not allowed").await;
+    run.discord.direct_message(BOB, "hi");
+    run.wait_for_text(9_000 + BOB, "direct messages").await;
+    let sent: Vec<_> = run
+        .discord
+        .calls("POST /channels/{c}/messages")
+        .into_iter()
+        .chain(run.discord.calls("PATCH /channels/{c}/messages/{m}"))
+        .collect();
+    assert!(sent.len() >= 3);
+    for call in &sent {
+        pings_no_one(&call.body);
+    }
+    run.stop().await;
+}
+
+const OTHER_GUILD: u64 = 4_000_000_000_000_777;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mention_from_a_server_not_in_the_guild_list_is_ignored() {
+    let run = running_in(vec![OTHER_GUILD], |_| {}).await;
+    // The fake's default server is not in the list: not even a refusal.
+    run.discord
+        .user_message(GENERAL, ANN, "how much did we earn?", true);
+    run.discord
+        .user_message(GENERAL, STRANGER, "how much did we earn?", true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(run.discord.threads().is_empty());
+    assert!(run.discord.calls("POST /channels/{c}/messages").is_empty());
+    assert!(run.stack.model.requests().is_empty(), "no model call");
+    assert_ne!(DISCORD_GUILD_ID, OTHER_GUILD);
+
+    // A listed server is served.
+    run.stack
+        .model
+        .push(Reply::text("Served in the listed server."));
+    run.discord
+        .guild_message(OTHER_GUILD, GENERAL, ANN, "hello", true);
+    run.discord
+        .wait_until(WAIT, |d| !d.threads().is_empty())
+        .await;
+    let thread = run.discord.threads()[0].0;
+    run.wait_for_text(thread, "Served in the listed server.")
+        .await;
+    assert_eq!(run.stack.model.requests().len(), 1);
     run.stop().await;
 }

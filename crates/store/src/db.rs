@@ -396,19 +396,53 @@ fn is_identifier(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// The URL with any password replaced, for messages and logs.
+/// Query parameters that carry a password (compared without regard to case).
+const SECRET_PARAMETERS: [&str; 3] = ["password", "sslpassword", "pass"];
+
+/// The URL with any password replaced, for messages and logs: the one in
+/// the user info and any `password=`, `sslpassword=` or `pass=` parameter.
 #[must_use]
 pub fn redact_url(url: &str) -> String {
+    // Parameters first: a value with an `@` in it must not be mistaken for
+    // the end of the user info below.
+    let url = redact_parameters(url);
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.split_once(':') {
                 Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                None => url,
             }
         }
-        _ => url.to_owned(),
+        _ => url,
     }
+}
+
+/// Replaces the value of every secret parameter after the first `?`, up to
+/// the next `&` or `#`.
+fn redact_parameters(url: &str) -> String {
+    let Some(query_start) = url.find('?') else {
+        return url.to_owned();
+    };
+    let (head, query) = url.split_at(query_start + 1);
+    let (query, fragment) = match query.find('#') {
+        Some(at) => query.split_at(at),
+        None => (query, ""),
+    };
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((name, _))
+                if SECRET_PARAMETERS
+                    .iter()
+                    .any(|secret| name.eq_ignore_ascii_case(secret)) =>
+            {
+                format!("{name}=***")
+            }
+            _ => parameter.to_owned(),
+        })
+        .collect();
+    format!("{head}{}{fragment}", parameters.join("&"))
 }
 
 #[cfg(test)]
@@ -429,5 +463,38 @@ mod tests {
             redact_url("sqlite://data/agencybot.db"),
             "sqlite://data/agencybot.db"
         );
+    }
+
+    #[test]
+    fn password_parameters_are_redacted_whatever_their_case() {
+        assert_eq!(
+            redact_url("postgres://db/agency?sslmode=require&password=s3cret"),
+            "postgres://db/agency?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db/agency?PassWord=s3cret&sslmode=require"),
+            "postgres://db/agency?PassWord=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/agency?SSLPASSWORD=key-pass&pass=other#top"),
+            "postgres://db/agency?SSLPASSWORD=***&pass=***#top"
+        );
+        assert_eq!(
+            redact_url("postgres://bot:s3cret@db/agency?password=a@b&application_name=x"),
+            "postgres://bot:***@db/agency?password=***&application_name=x",
+            "an `@` in a parameter is not the user info"
+        );
+        assert_eq!(
+            redact_url("postgres://db/agency?passfile=/etc/pgpass&user=bot"),
+            "postgres://db/agency?passfile=/etc/pgpass&user=bot",
+            "other parameters are kept"
+        );
+        for url in [
+            "postgres://db/agency?password=hunter2",
+            "postgres://u:hunter2@db/agency?sslpassword=hunter2",
+            "postgres://db/agency?x=1&Pass=hunter2",
+        ] {
+            assert!(!redact_url(url).contains("hunter2"), "{url}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The model writes light Markdown; Telegram takes a small HTML subset.
 //! Everything is escaped first, so text can never inject markup.
 
-use agencybot_agent::split_text;
+use agencybot_agent::{split_text_by, utf16_len};
 
 /// `**bold**` → `<b>`, `` `code` `` → `<code>`, the rest escaped. Unpaired
 /// markers stay as they are.
@@ -41,13 +41,14 @@ fn pair(text: &str, marker: &str, open: &str, close: &str) -> String {
         .join("\n")
 }
 
-/// `(plain, html)` pieces whose HTML fits `limit` characters.
+/// `(plain, html)` pieces whose HTML fits `limit` UTF-16 units, the way
+/// Telegram measures message length.
 #[must_use]
 pub fn chunks(text: &str, limit: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for piece in split_text(text, limit) {
+    for piece in split_text_by(text, limit, utf16_len) {
         let html = markdown_to_html(&piece);
-        if html.chars().count() <= limit || piece.chars().count() < 2 {
+        if utf16_len(&html) <= limit || piece.chars().count() < 2 {
             out.push((piece, html));
         } else {
             // Escaping made it longer than allowed: cut it smaller.
@@ -78,7 +79,22 @@ mod tests {
     fn escaped_pieces_still_fit() {
         let text = "<".repeat(5000);
         let pieces = chunks(&text, 4096);
-        assert!(pieces.iter().all(|(_, html)| html.chars().count() <= 4096));
+        assert!(pieces.iter().all(|(_, html)| utf16_len(html) <= 4096));
+        assert_eq!(
+            pieces
+                .iter()
+                .map(|(plain, _)| plain.as_str())
+                .collect::<String>(),
+            text
+        );
+    }
+
+    #[test]
+    fn emoji_count_twice_toward_the_limit() {
+        let text = "💸".repeat(2_500);
+        let pieces = chunks(&text, 4096);
+        assert!(pieces.len() >= 2);
+        assert!(pieces.iter().all(|(_, html)| utf16_len(html) <= 4096));
         assert_eq!(
             pieces
                 .iter()

@@ -4,24 +4,25 @@
 //! checked. Locked by default: only the channel's permitted users get
 //! answers; anyone else learns their user ID and nothing happens. Answers
 //! are sent as HTML (falling back to plain text if Telegram rejects the
-//! markup), split at 4,096 characters on paragraph boundaries; writes are
-//! confirmed with inline Yes/No buttons.
+//! markup), split at 4,096 UTF-16 units (as Telegram counts) on paragraph
+//! boundaries; writes are confirmed with inline Yes/No buttons.
 
 mod format;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, TurnReport, refusal, too_large,
+    utf16_len,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
     ProposedAction, Secret,
 };
 use futures::future::BoxFuture;
+use subtle::ConstantTimeEq;
 use teloxide::prelude::*;
 use teloxide::types::{
     AllowedUpdate, ChatAction, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId,
@@ -31,6 +32,12 @@ use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
 
 pub use format::markdown_to_html;
+
+/// How many group chats are remembered as told that the bot works in DMs
+/// only; one forgotten is told again.
+const REMEMBERED_GROUPS: usize = 10_000;
+/// Telegram's limit on a document caption, in UTF-16 units.
+const CAPTION_LIMIT: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -93,7 +100,7 @@ pub async fn serve(
     let adapter = Adapter {
         bot: bot.clone(),
         hub: hub.clone(),
-        told_groups: Arc::new(Mutex::new(HashSet::new())),
+        told_groups: Arc::new(Mutex::new(Seen::new(REMEMBERED_GROUPS))),
     };
     match options.mode {
         Mode::Polling => adapter.poll(&mut stop).await,
@@ -156,7 +163,7 @@ struct Adapter {
     bot: Bot,
     hub: Hub,
     /// Group chats already told that the bot works in DMs only.
-    told_groups: Arc<Mutex<HashSet<i64>>>,
+    told_groups: Arc<Mutex<Seen<i64>>>,
 }
 
 impl Adapter {
@@ -228,8 +235,9 @@ impl Adapter {
                 async move {
                     let given = headers
                         .get("x-telegram-bot-api-secret-token")
-                        .and_then(|v| v.to_str().ok());
-                    if given != Some(expected.expose()) {
+                        .map(axum::http::HeaderValue::as_bytes);
+                    if !given.is_some_and(|given| secret_matches(given, &expected)) {
+                        tracing::debug!("refused a webhook call without the right secret token");
                         return axum::http::StatusCode::UNAUTHORIZED;
                     }
                     match serde_json::from_slice::<teloxide::types::Update>(&body) {
@@ -392,11 +400,18 @@ impl Adapter {
         }
     }
 
-    fn lock_groups(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, Seen<i64>> {
         self.told_groups
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether the webhook's secret-token header is the configured secret,
+/// compared in constant time so its bytes cannot be guessed one by one
+/// from response times.
+fn secret_matches(given: &[u8], expected: &Secret) -> bool {
+    given.ct_eq(expected.expose().as_bytes()).into()
 }
 
 /// Yes/No per action, and Yes/No for all when there are several (and
@@ -563,11 +578,19 @@ impl TelegramResponder {
             self.chat,
             InputFile::memory(file.bytes).file_name(file.file_name.clone()),
         );
-        if let Some(caption) = file.caption {
+        // A caption over Telegram's limit follows the file as a message.
+        let (caption, follow_up) = match file.caption {
+            Some(caption) if utf16_len(&caption) <= CAPTION_LIMIT => (Some(caption), None),
+            other => (None, other),
+        };
+        if let Some(caption) = caption {
             request = request.caption(caption);
         }
         if let Err(error) = request.await {
             tracing::warn!(%error, file = %file.file_name, "cannot send a file to Telegram");
+        }
+        if let Some(text) = follow_up {
+            self.send_text(&text, None).await;
         }
     }
 }
@@ -641,6 +664,30 @@ mod tests {
         }
         assert_eq!(ConfirmButton::parse("garbage"), None);
         assert_eq!(ConfirmButton::parse("y:abc"), None);
+    }
+
+    #[test]
+    fn only_the_exact_secret_matches() {
+        let secret = Secret::new("s3cret-token");
+        assert!(secret_matches(b"s3cret-token", &secret));
+        assert!(!secret_matches(b"s3cret-tokem", &secret), "same length");
+        assert!(!secret_matches(b"s3cret", &secret), "a prefix");
+        assert!(!secret_matches(b"s3cret-token-and-more", &secret));
+        assert!(!secret_matches(b"", &secret));
+    }
+
+    #[test]
+    fn the_groups_told_are_bounded() {
+        let mut told: Seen<i64> = Seen::new(REMEMBERED_GROUPS);
+        for chat in 0..(REMEMBERED_GROUPS as i64 + 50) {
+            assert!(told.insert(-chat));
+        }
+        assert_eq!(told.len(), REMEMBERED_GROUPS);
+        assert!(
+            told.insert(0),
+            "the oldest group is forgotten and told again"
+        );
+        assert!(!told.insert(-(REMEMBERED_GROUPS as i64 + 49)));
     }
 
     #[test]

@@ -25,6 +25,10 @@ struct Running {
 }
 
 async fn running_with(setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Running {
+    running_in(Mode::Polling, setup).await
+}
+
+async fn running_in(mode: Mode, setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Running {
     let members = [
         TestMember {
             name: "Ann",
@@ -43,7 +47,7 @@ async fn running_with(setup: impl FnOnce(&mut agencybot_agent::Engine)) -> Runni
     let options = TelegramOptions {
         token: Secret::new(TOKEN),
         api_url: telegram.url(),
-        mode: Mode::Polling,
+        mode,
         grace: Duration::from_secs(5),
     };
     let task = tokio::spawn(serve(options, stack.hub.clone(), stopped));
@@ -344,5 +348,189 @@ async fn messages_of_one_chat_are_answered_in_order() {
         })
         .collect();
     assert_eq!(questions, ["Question 0", "Question 1", "Question 2"]);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_emoji_answer_is_split_by_utf16_units_with_nothing_lost() {
+    let run = running().await;
+    // Each 💸 is two UTF-16 units, which is how Telegram counts its 4,096.
+    let answer = "💸".repeat(3_000);
+    run.stack.model.push(Reply::text(&answer));
+    run.telegram.send_text(ANN, "Show me the money");
+    run.telegram
+        .wait_until(WAIT, |_| run.texts(ANN).concat().chars().count() >= 3_000)
+        .await;
+    let texts = run.texts(ANN);
+    assert!(texts.len() >= 2, "{} messages", texts.len());
+    for text in &texts {
+        let units = text.encode_utf16().count();
+        assert!(units <= 4096, "a message of {units} UTF-16 units");
+    }
+    assert_eq!(texts.concat(), answer);
+    run.stop().await;
+}
+
+const WEBHOOK_SECRET: &str = "webhook-secret-0123456789";
+
+/// Posts `body` to the webhook like Telegram does; returns the status code.
+async fn post_update(address: std::net::SocketAddr, secret: Option<&str>, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let header = secret
+        .map(|secret| format!("X-Telegram-Bot-Api-Secret-Token: {secret}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
+}
+
+fn update(update_id: i64, text: &str) -> String {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": 10 + update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": ANN, "type": "private", "first_name": "Ann"},
+            "from": {"id": ANN, "is_bot": false, "first_name": "Ann"},
+            "text": text,
+        },
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_call_needs_the_exact_secret_token() {
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mode = Mode::Webhook {
+        url: "https://bot.example.invalid/hook".into(),
+        listen,
+        secret: Secret::new(WEBHOOK_SECRET),
+    };
+    let run = running_in(mode, |_| {}).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(listen).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook server never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let set = run.telegram.calls("setwebhook");
+    assert_eq!(set[0]["secret_token"], WEBHOOK_SECRET);
+
+    let mut same_length = WEBHOOK_SECRET.to_owned();
+    same_length.pop();
+    same_length.push('X');
+    let prefix = &WEBHOOK_SECRET[..WEBHOOK_SECRET.len() - 1];
+    let longer = format!("{WEBHOOK_SECRET}0");
+    let wrong = [
+        None,
+        Some(""),
+        Some(same_length.as_str()),
+        Some(prefix),
+        Some(longer.as_str()),
+        Some("WEBHOOK-SECRET-0123456789"),
+    ];
+    for (index, secret) in wrong.into_iter().enumerate() {
+        let status = post_update(
+            listen,
+            secret,
+            &update(index as i64 + 1, "How much did we earn?"),
+        )
+        .await;
+        assert!(
+            status == 401 || status == 403,
+            "secret {secret:?} got {status}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        run.stack.model.requests().is_empty(),
+        "nothing reached the model"
+    );
+    assert!(run.texts(ANN).is_empty());
+
+    run.stack
+        .model
+        .push(Reply::text("Served through the webhook."));
+    let status = post_update(listen, Some(WEBHOOK_SECRET), &update(100, "hello")).await;
+    assert_eq!(status, 200);
+    run.wait_for_text(ANN, "Served through the webhook.").await;
+    assert_eq!(run.stack.model.requests().len(), 1);
+    run.stop().await;
+}
+
+/// Sends a small file whose caption is 1,000 emoji: under 1,024 characters
+/// but 2,000 UTF-16 units, twice Telegram's caption limit.
+struct CaptionedFileTool;
+
+impl agencybot_agent::InternalTool for CaptionedFileTool {
+    fn name(&self) -> &str {
+        "captioned_export"
+    }
+
+    fn description(&self) -> &str {
+        "Exports a file with a long caption."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({"type": "object", "properties": {}})
+    }
+
+    fn access(&self) -> agencybot_ofapi::Access {
+        agencybot_ofapi::Access::Read
+    }
+
+    fn run<'a>(
+        &'a self,
+        context: &'a agencybot_agent::ToolContext<'a>,
+        _arguments: Value,
+    ) -> futures::future::BoxFuture<'a, Result<agencybot_agent::ToolOutput, String>> {
+        Box::pin(async move {
+            (context.send_file)(agencybot_core::Attachment {
+                file_name: "tips.csv".into(),
+                mime_type: "text/csv".into(),
+                bytes: b"fan,tip\nalex,5\n".to_vec(),
+                caption: Some("💰".repeat(1_000)),
+            });
+            Ok(agencybot_agent::ToolOutput::new(json!({"sent": true})))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caption_over_the_utf16_limit_follows_the_file_as_a_message() {
+    let run = running_with(|engine| engine.register_tool(Arc::new(CaptionedFileTool))).await;
+    run.stack
+        .model
+        .push(Reply::tool("captioned_export", json!({})));
+    run.stack.model.push(Reply::text("Sent."));
+    run.telegram.send_text(ANN, "Export my tips");
+    run.wait_for_text(ANN, "Sent.").await;
+    let documents = run.telegram.calls("senddocument");
+    assert_eq!(documents.len(), 1);
+    let caption = documents[0]["caption"].as_str().unwrap_or("");
+    assert!(
+        caption.encode_utf16().count() <= 1024,
+        "a caption of {} UTF-16 units",
+        caption.encode_utf16().count()
+    );
+    assert!(
+        run.texts(ANN).iter().any(|t| *t == "💰".repeat(1_000)),
+        "the caption is not lost"
+    );
     run.stop().await;
 }

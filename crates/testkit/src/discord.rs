@@ -55,7 +55,7 @@ fn message(
     author: Value,
     content: &str,
     mentions: Vec<Value>,
-    guild: bool,
+    guild: Option<u64>,
 ) -> Value {
     let mut message = json!({
         "id": id.to_string(), "channel_id": channel.to_string(), "author": author, "content": content,
@@ -63,8 +63,8 @@ fn message(
         "mention_everyone": false, "mentions": mentions, "mention_roles": [], "attachments": [],
         "embeds": [], "pinned": false, "type": 0,
     });
-    if guild {
-        message["guild_id"] = json!(DISCORD_GUILD_ID.to_string());
+    if let Some(guild) = guild {
+        message["guild_id"] = json!(guild.to_string());
     }
     message
 }
@@ -138,6 +138,18 @@ impl FakeDiscord {
     /// A message from `author` in `channel` (a server channel, or a thread);
     /// `mention` adds the bot to the message's mentions. Returns its id.
     pub fn user_message(&self, channel: u64, author: u64, content: &str, mention: bool) -> u64 {
+        self.guild_message(DISCORD_GUILD_ID, channel, author, content, mention)
+    }
+
+    /// [`FakeDiscord::user_message`] in another server (guild) than the default one.
+    pub fn guild_message(
+        &self,
+        guild: u64,
+        channel: u64,
+        author: u64,
+        content: &str,
+        mention: bool,
+    ) -> u64 {
         let id = self.next_id();
         let mentions = if mention {
             vec![user(DISCORD_BOT_ID, "agencybot", true)]
@@ -157,7 +169,7 @@ impl FakeDiscord {
                 user(author, &format!("user{author}"), false),
                 &text,
                 mentions,
-                true,
+                Some(guild),
             ),
         );
         id
@@ -174,7 +186,7 @@ impl FakeDiscord {
                 user(author, &format!("user{author}"), false),
                 content,
                 Vec::new(),
-                false,
+                None,
             ),
         );
         id
@@ -189,7 +201,7 @@ impl FakeDiscord {
             user(DISCORD_BOT_ID, "agencybot", true),
             "Should I go ahead?",
             Vec::new(),
-            true,
+            Some(DISCORD_GUILD_ID),
         );
         self.dispatch(
             "INTERACTION_CREATE",
@@ -379,7 +391,7 @@ fn bot_message(id: u64, channel: u64, body: &Value) -> Json<Value> {
         user(DISCORD_BOT_ID, "agencybot", true),
         content,
         Vec::new(),
-        false,
+        None,
     ))
 }
 
