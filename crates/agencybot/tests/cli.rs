@@ -377,11 +377,28 @@ fn version_and_help_are_available() {
     }
 }
 
+/// `agencybot chat --sandbox` in `dir` with `a.toml`, typing `input`.
+async fn sandbox_chat(dir: &Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
+        .current_dir(dir)
+        .env_clear()
+        .args(["chat", "--sandbox", "--config", "a.toml"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
     use agencybot_testkit::{Reply, ScriptedModel, Step};
     use serde_json::{Value, json};
-    use std::io::Write;
 
     let model = ScriptedModel::start().await;
     // The model reads the account id from its system prompt, as a real one would.
@@ -417,24 +434,11 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
-        .current_dir(dir.path())
-        .env_clear()
-        .args(["chat", "--sandbox", "--config", "a.toml"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Create a tracking link called Terminal test\nyes\n/quit\n")
-        .unwrap();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let output = sandbox_chat(
+        dir.path(),
+        b"Create a tracking link called Terminal test\nyes\n/quit\n",
+    )
+    .await;
     let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("Here's what I'll do — nothing has been done yet:\n• Create Tracking Link on @miarose — name “Terminal test”"), "{out}");
@@ -451,7 +455,6 @@ async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
     use agencybot_core::{ConversationKey, Platform};
     use agencybot_store::{Store, StoreOptions, UsageFilter};
     use agencybot_testkit::{Reply, ScriptedModel};
-    use std::io::Write;
 
     let model = ScriptedModel::start().await;
     model.push(Reply::text("Rehearsal answer."));
@@ -467,31 +470,13 @@ async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
     .unwrap();
     let migrated = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(migrated.status.success(), "{}", text(&migrated));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("USER", "rehearser")
-        .args(["chat", "--sandbox", "--config", "a.toml"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"How much did we earn this week?\n/quit\n")
-        .unwrap();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let output = sandbox_chat(dir.path(), b"How much did we earn this week?\n/quit\n").await;
     let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("agencybot> Rehearsal answer."), "{out}");
 
     let production = Store::connect(&StoreOptions::new(url)).await.unwrap();
-    let key = ConversationKey::direct("terminal", Platform::Terminal, "local", "rehearser");
+    let key = ConversationKey::direct("terminal", Platform::Terminal, "local", "operator");
     assert!(!production.has_conversation(&key).await.unwrap());
     let usage = production
         .usage_records(&UsageFilter {

@@ -78,11 +78,13 @@ impl InternalTool for ExportCsvTool {
                 .cloned()
                 .unwrap_or_default();
             let request = endpoint.request(&args).map_err(|err| err.message)?;
-            let collected = match context
-                .ofapi
-                .collect_pages(&request, MAX_EXPORT_PAGES)
-                .await
-            {
+            // A page costs at least a credit: never more pages than the budget has left.
+            let pages = context.credits_left.map_or(MAX_EXPORT_PAGES, |left| {
+                u32::try_from(left.max(1))
+                    .unwrap_or(u32::MAX)
+                    .min(MAX_EXPORT_PAGES)
+            });
+            let collected = match context.ofapi.collect_pages(&request, pages).await {
                 Ok(collected) => collected,
                 Err(err) => {
                     return Ok(ToolOutput {
@@ -120,6 +122,7 @@ impl InternalTool for ExportCsvTool {
                     "sent_file": file_name,
                     "rows": collected.items.len(),
                     "complete": collected.skipped_next_page.is_none(),
+                    "stopped_at_budget": collected.skipped_next_page.is_some() && pages < MAX_EXPORT_PAGES,
                 }),
                 credits: collected.credits_used,
             })

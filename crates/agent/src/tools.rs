@@ -26,6 +26,9 @@ pub struct ToolContext<'a> {
     pub store: &'a Store,
     pub ofapi: &'a Client,
     pub now: Timestamp,
+    /// OnlyFansAPI credits the team may still spend today (`None`: no
+    /// budget). A tool that makes many calls stops before it passes them.
+    pub credits_left: Option<i64>,
     /// Sends a file to the chat the request came from.
     pub send_file: &'a (dyn Fn(Attachment) + Send + Sync),
 }

@@ -119,14 +119,7 @@ impl Harness {
     }
 
     async fn turn(&self, request: TurnRequest) -> (TurnReport, Vec<OutboundMessage>) {
-        let (sink, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let report = self.engine.handle(request, &sink).await;
-        drop(sink);
-        let mut events = Vec::new();
-        while let Some(event) = receiver.recv().await {
-            events.push(event);
-        }
-        (report, events)
+        agencybot_testkit::run_turn(&self.engine, request).await
     }
 
     async fn say(

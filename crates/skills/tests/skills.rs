@@ -191,7 +191,6 @@ async fn say(
     role: Role,
     text: &str,
 ) -> (TurnReport, Vec<OutboundMessage>) {
-    let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
     let request = TurnRequest {
         team: stack.team.clone(),
         conversation: ConversationKey::direct("telegram-main", Platform::Terminal, user, user),
@@ -203,13 +202,7 @@ async fn say(
         mode: Mode::Interactive,
         instructions: None,
     };
-    let report = stack.engine.handle(request, &sink).await;
-    drop(sink);
-    let mut out = Vec::new();
-    while let Some(event) = events.recv().await {
-        out.push(event);
-    }
-    (report, out)
+    agencybot_testkit::run_turn(&stack.engine, request).await
 }
 
 #[tokio::test]

@@ -244,33 +244,40 @@ impl Store {
         &self,
         confirmed_before: Timestamp,
     ) -> Result<Vec<PendingAction>> {
-        let due: Vec<(i64,)> = self
-            .db
-            .fetch_all(
-                "SELECT id FROM pending_actions WHERE state = 'confirmed' AND decided_at < $1",
-                args![millis(confirmed_before)],
-            )
-            .await?;
-        let mut recovered = Vec::new();
+        self.move_each(
+            "SELECT id FROM pending_actions WHERE state = 'confirmed' AND decided_at < $1",
+            millis(confirmed_before),
+            "UPDATE pending_actions SET state = 'unknown', error = $2 \
+             WHERE id = $1 AND state = 'confirmed'",
+            "agencybot stopped after this was confirmed and before the API answered".into(),
+        )
+        .await
+    }
+
+    /// Applies the conditional `update` (`$1` the id, `$2` = `value`) to
+    /// each action `select` (`$1` = `bound`) finds; returns those this call
+    /// moved, so racing instances each report an action once.
+    async fn move_each(
+        &self,
+        select: &'static str,
+        bound: i64,
+        update: &'static str,
+        value: crate::db::Value,
+    ) -> Result<Vec<PendingAction>> {
+        let due: Vec<(i64,)> = self.db.fetch_all(select, args![bound]).await?;
+        let mut moved = Vec::new();
         for (id,) in due {
             let changed = self
                 .db
-                .execute(
-                    "UPDATE pending_actions SET state = 'unknown', error = $2 \
-                     WHERE id = $1 AND state = 'confirmed'",
-                    args![
-                        id,
-                        "agencybot stopped after this was confirmed and before the API answered"
-                    ],
-                )
+                .execute(update, vec![crate::db::Value::from(id), value.clone()])
                 .await?;
             if changed == 1
                 && let Some(action) = self.pending_action(id).await?
             {
-                recovered.push(action);
+                moved.push(action);
             }
         }
-        Ok(recovered)
+        Ok(moved)
     }
 
     /// The user's most recent actions in a conversation, in any state, newest first.
@@ -395,22 +402,14 @@ impl Store {
     /// Moves every pending action past its expiry to `expired`; returns those
     /// this call expired, so each expiry is reported once.
     pub async fn expire_actions(&self, now: Timestamp) -> Result<Vec<PendingAction>> {
-        let due: Vec<(i64,)> = self
-            .db
-            .fetch_all(
-                "SELECT id FROM pending_actions WHERE state = 'pending' AND expires_at <= $1",
-                args![millis(now)],
-            )
-            .await?;
-        let mut expired = Vec::new();
-        for (id,) in due {
-            if self.mark_expired(id, now).await?
-                && let Some(action) = self.pending_action(id).await?
-            {
-                expired.push(action);
-            }
-        }
-        Ok(expired)
+        self.move_each(
+            "SELECT id FROM pending_actions WHERE state = 'pending' AND expires_at <= $1",
+            millis(now),
+            "UPDATE pending_actions SET state = 'expired', decided_at = $2 \
+             WHERE id = $1 AND state = 'pending' AND expires_at <= $2",
+            millis(now).into(),
+        )
+        .await
     }
 
     async fn mark_expired(&self, id: i64, now: Timestamp) -> Result<bool> {

@@ -14,6 +14,7 @@ use agencybot_store::{
     ActionOutcome, Backend, ChannelSpec, ConfirmRefusal, MemberSpec, Store, StoreError,
     StoreOptions, TeamSpec, UsageFilter,
 };
+use agencybot_testkit::PostgresSchema;
 use chrono::{Duration, TimeZone, Utc};
 
 mod harness {
@@ -98,6 +99,8 @@ store_tests!(
     each_run_is_claimed_once_and_failures_are_counted,
     usage_records_are_filtered_and_credits_summed,
     skills_install_once_and_remove,
+    interrupted_writes_become_unknown_and_are_told_once,
+    a_conversation_key_belongs_to_one_team,
 );
 
 fn at(hour: u32, minute: u32) -> Timestamp {
@@ -905,4 +908,175 @@ async fn skills_install_once_and_remove(store: &Store) {
     assert!(store.remove_skill(team_id, "whale-watch").await.unwrap());
     assert!(!store.remove_skill(team_id, "whale-watch").await.unwrap());
     assert_eq!(store.installed_skills(team_id).await.unwrap().len(), 1);
+}
+
+/// Rows written before conversation keys named their channel: 0002 gives
+/// each its team's channel on its platform, and lets actions be `unknown`.
+const BEFORE_CHANNEL_KEYS: &str = "
+    INSERT INTO teams (id, name, created_at) VALUES (1, 'Velvet', 0);
+    INSERT INTO channels (id, team_id, platform, name, settings, permitted_user_ids, allow_everyone, updated_at)
+        VALUES (1, 1, 'telegram', 'tg-main', '{}', '[]', FALSE, 0);
+    INSERT INTO conversations (id, team_id, key, platform, created_at, updated_at)
+        VALUES (1, 1, 'telegram:42@42', 'telegram', 0, 0),
+               (2, 1, 'terminal:local@ann', 'terminal', 0, 0);
+    INSERT INTO pending_actions (id, team_id, conversation_key, requested_by, tool, arguments, summary, state, created_at, expires_at)
+        VALUES (1, 1, 'telegram:42@42', '42', 'x.y', '{}', 'Do X', 'pending', 0, 1);
+";
+
+const AFTER_CHANNEL_KEYS: &str = "SELECT key FROM conversations ORDER BY id";
+const ACTION_KEY: &str = "SELECT conversation_key FROM pending_actions WHERE id = 1";
+const ACTION_UNKNOWN: &str = "UPDATE pending_actions SET state = 'unknown' WHERE id = 1";
+
+fn migration(backend: &str, name: &str) -> String {
+    let path = format!(
+        "{}/../../migrations/{backend}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Applies 0001, writes rows the old way, applies 0002 and checks the keys,
+/// on an open connection of either backend.
+macro_rules! check_channel_keys {
+    ($conn:expr, $backend:literal) => {{
+        let conn = $conn;
+        for (file, rows) in [
+            ("0001_initial.sql", BEFORE_CHANNEL_KEYS),
+            ("0002_gate.sql", ""),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(migration($backend, file)))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            if !rows.is_empty() {
+                sqlx::raw_sql(rows).execute(&mut *conn).await.unwrap();
+            }
+        }
+        let keys: Vec<(String,)> = sqlx::query_as(AFTER_CHANNEL_KEYS)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys,
+            [
+                ("tg-main#telegram:42@42".to_owned(),),
+                ("terminal#terminal:local@ann".to_owned(),)
+            ]
+        );
+        for (key,) in &keys {
+            assert!(key.parse::<ConversationKey>().is_ok(), "{key}");
+        }
+        let (action,): (String,) = sqlx::query_as(ACTION_KEY)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(action, "tg-main#telegram:42@42");
+        sqlx::query(ACTION_UNKNOWN)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }};
+}
+
+#[tokio::test]
+async fn sqlite_migration_keys_existing_conversations_by_their_channel() {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    check_channel_keys!(&mut conn, "sqlite");
+}
+
+#[tokio::test]
+async fn postgres_migration_keys_existing_conversations_by_their_channel() {
+    use sqlx::Connection;
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&schema.url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET search_path TO \"{}\"",
+        schema.name
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    check_channel_keys!(&mut conn, "postgres");
+    conn.close().await.unwrap();
+}
+
+async fn interrupted_writes_become_unknown_and_are_told_once(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct("tg", Platform::Telegram, "10", "10");
+    let old = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let fresh = proposed_action(store, team_id, &key, at(9, 0)).await;
+    for (id, when) in [(old, at(9, 1)), (fresh, at(9, 9))] {
+        store
+            .confirm_action(id, &key, "10", when)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Only what was confirmed before the cut-off: another instance may
+    // still be executing the fresh one.
+    let recovered = store.recover_interrupted(at(9, 5)).await.unwrap();
+    assert_eq!(recovered.iter().map(|a| a.id).collect::<Vec<_>>(), [old]);
+    assert_eq!(recovered[0].state, ActionState::Unknown);
+    assert!(
+        store
+            .recover_interrupted(at(9, 5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let told = store.take_unnoticed(&key, "10", at(9, 10)).await.unwrap();
+    assert_eq!(told.iter().map(|a| a.id).collect::<Vec<_>>(), [old]);
+    assert!(
+        store
+            .take_unnoticed(&key, "10", at(9, 11))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An outcome seen in its own turn is not told again.
+    assert!(
+        store
+            .finish_action(fresh, ActionOutcome::Unknown("timed out"), at(9, 10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_unnoticed(&key, "10", at(9, 12))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_conversation_key_belongs_to_one_team(store: &Store) {
+    let first = team(store).await;
+    let second = store
+        .upsert_team(&TeamSpec {
+            name: "Other".into(),
+            default_model: None,
+            timezone: None,
+            daily_credit_budget: None,
+            daily_usd_budget: Some(5.0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.daily_usd_budget, Some(5.0));
+    let key = ConversationKey::direct("tg", Platform::Telegram, "10", "10");
+    store.conversation(first, &key, at(9, 0)).await.unwrap();
+    assert!(matches!(
+        store.conversation(second.id, &key, at(9, 1)).await,
+        Err(StoreError::OtherTeam { .. })
+    ));
+    // The same person on another channel is another conversation.
+    let elsewhere = ConversationKey::direct("tg-other", Platform::Telegram, "10", "10");
+    store
+        .conversation(second.id, &elsewhere, at(9, 1))
+        .await
+        .unwrap();
 }

@@ -14,6 +14,6 @@ pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
 pub use model::{Reply, ScriptedModel, Step, last_tool_result};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
 pub use slack::{FakeSlack, SLACK_BOT_USER, SlackCall, post_signed, slack_signature};
-pub use stack::{Stack, StackOptions, TestMember, sandbox_now};
+pub use stack::{Stack, StackOptions, TestMember, run_turn, sandbox_now};
 pub use telegram::{BOT_USER_ID, BotCall, FakeTelegram};
 pub use tools::LargeFileTool;

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agencybot_agent::{Engine, EngineConfig, Hub, ModelClient, ModelConfig};
-use agencybot_core::{ManualClock, Platform, Role, Secret, Team};
+use agencybot_agent::{
+    Engine, EngineConfig, Hub, ModelClient, ModelConfig, TurnReport, TurnRequest,
+};
+use agencybot_core::{ManualClock, OutboundMessage, Platform, Role, Secret, Team};
 use agencybot_ofapi::sandbox::{Sandbox, SandboxConfig};
 use agencybot_ofapi::{Client, ClientConfig};
 use agencybot_store::{ChannelSpec, MemberSpec, Store, TeamSpec};
@@ -47,6 +49,19 @@ pub struct Stack {
     pub store: Store,
     pub team: Team,
     pub clock: Arc<ManualClock>,
+}
+
+/// One request straight through the engine: its report and every event it
+/// sent, in order.
+pub async fn run_turn(engine: &Engine, request: TurnRequest) -> (TurnReport, Vec<OutboundMessage>) {
+    let (sink, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let report = engine.handle(request, &sink).await;
+    drop(sink);
+    let mut events = Vec::new();
+    while let Some(event) = receiver.recv().await {
+        events.push(event);
+    }
+    (report, events)
 }
 
 /// The sandbox's "now", fixed so figures are the same every run.

@@ -213,13 +213,10 @@ impl Engine {
         endpoint: &Endpoint,
         args: &Map<String, Value>,
     ) -> CallResult {
-        if let Some(stop) = self.step_refusal(turn) {
-            return CallResult::error(stop);
-        }
-        let reserved = 1;
-        if let Ok(Some(refusal)) = self.budget_refusal(&turn.request.team, reserved).await {
-            return CallResult::error(refusal);
-        }
+        let reserved = match self.begin_step(turn).await {
+            Ok(reserved) => reserved,
+            Err(refused) => return refused,
+        };
         if OUTSIDE_TEXT.contains(&endpoint.category.as_str()) {
             turn.outside_text.store(true, Ordering::SeqCst);
         }
@@ -239,10 +236,23 @@ impl Engine {
         CallResult { reserved, ..result }
     }
 
-    /// Why no further tool step may run in this turn (out of time), if so.
-    fn step_refusal(&self, turn: &Turn<'_>) -> Option<String> {
-        (Instant::now() >= turn.deadline)
-            .then(|| "stopped: the request ran out of time; answer with what you have".to_owned())
+    /// Starts a step that may spend credits: refused when the turn is out
+    /// of time or the team's budget is spent; otherwise the credit it holds
+    /// until its real cost is charged.
+    async fn begin_step(&self, turn: &Turn<'_>) -> Result<i64, CallResult> {
+        const RESERVED: i64 = 1;
+        if Instant::now() >= turn.deadline {
+            return Err(CallResult::error(
+                "stopped: the request ran out of time; answer with what you have",
+            ));
+        }
+        match self.budget_refusal(&turn.request.team, RESERVED).await {
+            Ok(None) => Ok(RESERVED),
+            Ok(Some(refusal)) => Err(CallResult::error(refusal)),
+            Err(error) => Err(CallResult::error(format!(
+                "not run: the budget could not be checked ({error})"
+            ))),
+        }
     }
 
     async fn internal_tool(
@@ -251,7 +261,6 @@ impl Engine {
         tool: &dyn InternalTool,
         arguments: Value,
     ) -> CallResult {
-        let request = turn.request;
         let problems = validate::problems(&tool.parameters(), &arguments);
         if !problems.is_empty() {
             return CallResult::content(
@@ -265,14 +274,15 @@ impl Engine {
             let summary = tool.summarize(&arguments);
             return self.gate(turn, tool.name(), arguments, summary).await;
         }
-        if let Some(stop) = self.step_refusal(turn) {
-            return CallResult::error(stop);
-        }
-        let reserved = 1;
-        if let Ok(Some(refusal)) = self.budget_refusal(&request.team, reserved).await {
-            return CallResult::error(refusal);
-        }
-        let result = self.run_tool(turn, tool, arguments).await;
+        let reserved = match self.begin_step(turn).await {
+            Ok(reserved) => reserved,
+            Err(refused) => return refused,
+        };
+        let credits_left = self
+            .credits_left(&turn.request.team)
+            .await
+            .map(|left| left + reserved);
+        let result = self.run_tool(turn, tool, arguments, credits_left).await;
         CallResult { reserved, ..result }
     }
 
@@ -281,6 +291,7 @@ impl Engine {
         turn: &Turn<'_>,
         tool: &dyn InternalTool,
         arguments: Value,
+        credits_left: Option<i64>,
     ) -> CallResult {
         let request = turn.request;
         let send_file = |attachment| {
@@ -296,6 +307,7 @@ impl Engine {
             store: &self.store,
             ofapi: &self.ofapi,
             now: self.clock.now(),
+            credits_left,
             send_file: &send_file,
         };
         match tool.run(&context, arguments).await {

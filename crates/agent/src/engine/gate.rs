@@ -171,8 +171,9 @@ impl Engine {
         }
         match self.tools.get(tool) {
             Some(internal) => {
+                let credits_left = self.credits_left(&turn.request.team).await;
                 let result = self
-                    .run_tool(turn, internal.as_ref(), arguments.clone())
+                    .run_tool(turn, internal.as_ref(), arguments.clone(), credits_left)
                     .await;
                 let performed = match result.content.get("error").and_then(Value::as_str) {
                     Some(error) => Performed::Failed(error.to_owned()),

@@ -103,6 +103,13 @@ impl TurnLimits {
     }
 }
 
+/// Midnight UTC of `now`'s day: budgets are per UTC day.
+fn day_start(now: agencybot_core::Timestamp) -> agencybot_core::Timestamp {
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |d| d.and_utc())
+}
+
 impl Engine {
     pub(super) fn rate_refusal(&self, request: &TurnRequest) -> Option<String> {
         self.limits.refusal(request)
@@ -154,11 +161,7 @@ impl Engine {
             return Ok(None);
         }
         let _settling = self.spend.settling.lock().await;
-        let now = self.clock.now();
-        let day_start = now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map_or(now, |d| d.and_utc());
+        let day_start = day_start(self.clock.now());
         let live = self.spend.live(team.id);
         if let Some(budget) = team.daily_credit_budget {
             let used = self.store.credits_used_since(team.id, day_start).await? + live.credits;
@@ -182,6 +185,19 @@ impl Engine {
             self.spend.add(team.id, reserve, 0.0);
         }
         Ok(None)
+    }
+
+    /// Credits the team may still spend today, counting turns in flight;
+    /// `None` without a credit budget (or when usage cannot be read, in
+    /// which case the per-step checks still refuse).
+    pub(super) async fn credits_left(&self, team: &Team) -> Option<i64> {
+        let budget = team.daily_credit_budget?;
+        let used = self
+            .store
+            .credits_used_since(team.id, day_start(self.clock.now()))
+            .await
+            .ok()?;
+        Some((budget - used - self.spend.live(team.id).credits).max(0))
     }
 
     /// Writes the request's usage record and takes its spend out of the

@@ -87,6 +87,7 @@ adversarial!(
     a_user_over_the_rate_limit_gets_a_clear_reply_and_no_model_call,
     a_confirmed_result_is_stored_as_a_system_note_not_as_the_users_words,
     a_mass_message_without_recipients_is_never_proposed,
+    an_export_stops_at_the_credit_budget,
 );
 
 const ADMIN: &str = "111";
@@ -1026,35 +1027,39 @@ async fn an_expired_action_is_not_listed_and_is_reported_once(store: Store) {
     assert!(!system.contains("Late"), "{system}");
 }
 
-async fn ten_concurrent_turns_over_the_credit_budget_make_at_most_one_model_call_past_it(
-    store: Store,
-) {
-    let stack = stack(store).await;
-    let account = stack.account(0);
-    // One credit left of today's budget.
-    let team = stack
+/// The stack's team with these daily budgets.
+async fn set_budgets(
+    stack: &Stack,
+    credits: Option<i64>,
+    usd: Option<f64>,
+) -> agencybot_core::Team {
+    stack
         .store
         .upsert_team(&TeamSpec {
             name: stack.team.name.clone(),
             default_model: None,
             timezone: None,
-            daily_credit_budget: Some(50),
-            daily_usd_budget: None,
+            daily_credit_budget: credits,
+            daily_usd_budget: usd,
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A request earlier today that spent `credits` and `usd`.
+async fn spent_today(stack: &Stack, credits: i64, usd: f64) {
     stack
         .store
         .record_usage(&NewUsageRecord {
-            team_id: team.id,
+            team_id: stack.team.id,
             platform: Platform::Telegram,
             user_id: ADMIN.into(),
             kind: RequestKind::Chat,
             model: "gpt-4.1-mini".into(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cost_usd: 0.0,
-            credits: 49,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            cost_usd: usd,
+            credits,
             web_searches: 0,
             duration_ms: 0,
             outcome: UsageOutcome::Success,
@@ -1062,6 +1067,15 @@ async fn ten_concurrent_turns_over_the_credit_budget_make_at_most_one_model_call
         })
         .await
         .unwrap();
+}
+
+async fn ten_concurrent_turns_over_the_credit_budget_make_at_most_one_model_call_past_it(
+    store: Store,
+) {
+    let stack = stack(store).await;
+    let account = stack.account(0);
+    let team = set_budgets(&stack, Some(50), None).await;
+    spent_today(&stack, 49, 0.0).await;
     // The account list for the prompt is fetched once, before the race;
     // then exactly one credit is left of today's budget.
     stack.model.push(Reply::text("ready"));
@@ -1085,17 +1099,7 @@ async fn ten_concurrent_turns_over_the_credit_budget_make_at_most_one_model_call
         .credits_used_since(team.id, day_start)
         .await
         .unwrap();
-    let team = stack
-        .store
-        .upsert_team(&TeamSpec {
-            name: team.name.clone(),
-            default_model: None,
-            timezone: None,
-            daily_credit_budget: Some(used + 1),
-            daily_usd_budget: None,
-        })
-        .await
-        .unwrap();
+    let team = set_budgets(&stack, Some(used + 1), None).await;
     for _ in 0..10 {
         stack.model.push(Reply::tool(
             "call_api",
@@ -1145,36 +1149,8 @@ async fn ten_concurrent_turns_over_the_credit_budget_make_at_most_one_model_call
 
 async fn a_team_over_its_usd_budget_gets_no_model_call(store: Store) {
     let stack = stack(store).await;
-    let team = stack
-        .store
-        .upsert_team(&TeamSpec {
-            name: stack.team.name.clone(),
-            default_model: None,
-            timezone: None,
-            daily_credit_budget: None,
-            daily_usd_budget: Some(1.0),
-        })
-        .await
-        .unwrap();
-    stack
-        .store
-        .record_usage(&NewUsageRecord {
-            team_id: team.id,
-            platform: Platform::Telegram,
-            user_id: ADMIN.into(),
-            kind: RequestKind::Chat,
-            model: "gpt-4.1-mini".into(),
-            prompt_tokens: 1,
-            completion_tokens: 1,
-            cost_usd: 1.25,
-            credits: 0,
-            web_searches: 0,
-            duration_ms: 0,
-            outcome: UsageOutcome::Success,
-            created_at: stack.clock.now(),
-        })
-        .await
-        .unwrap();
+    let team = set_budgets(&stack, None, Some(1.0)).await;
+    spent_today(&stack, 0, 1.25).await;
     let mut ask = request(
         &stack,
         ADMIN,
@@ -1271,4 +1247,54 @@ async fn a_mass_message_without_recipients_is_never_proposed(store: Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn an_export_stops_at_the_credit_budget(store: Store) {
+    let stack = stack(store).await;
+    let account = stack.account(0);
+    // Warm the account list, then leave three credits of today's budget.
+    stack.model.push(Reply::text("ready"));
+    say(&stack, ADMIN, Role::Admin, "hi").await;
+    let day_start = stack
+        .clock
+        .now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let used = stack
+        .store
+        .credits_used_since(stack.team.id, day_start)
+        .await
+        .unwrap();
+    let team = set_budgets(&stack, Some(used + 3), None).await;
+    stack.model.push(Reply::tool(
+        "export_csv",
+        json!({"endpoint": "fans.list-all-fans", "arguments": {"account": account, "limit": 5}}),
+    ));
+    let before = stack.sandbox.credits_used();
+    let mut ask = request(
+        &stack,
+        ADMIN,
+        Role::Admin,
+        InboundContent::Text("export all fans".into()),
+    );
+    ask.team = team;
+
+    let (report, events) = turn(&stack, ask).await;
+
+    let spent = stack.sandbox.credits_used() - before;
+    assert!(
+        spent > 0 && spent <= 3,
+        "{spent} credits for an export with 3 left"
+    );
+    let file = events.iter().find_map(|e| match e {
+        OutboundMessage::File(file) => Some(file.clone()),
+        _ => None,
+    });
+    let rows = String::from_utf8(file.expect("the partial export is sent").bytes).unwrap();
+    assert!(rows.lines().count() <= 1 + 3 * 5, "{rows}");
+    // The budget is now spent: the model is not called to describe it.
+    assert!(report.answer.unwrap().contains("credit budget"));
+    assert_eq!(stack.model.remaining(), 0);
 }
