@@ -1180,6 +1180,55 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmation_ttl_under_the_minimum_is_refused_where_it_is_written() {
+        check_error(
+            "[llm]\nmodel = \"gpt-4.1\"\nconfirmation_ttl_secs = 5\n",
+            "agencybot.toml:3:",
+        );
+        let err = parse_str("[llm]\nconfirmation_ttl_secs = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("too short") && err.contains("at least 30"),
+            "{err}"
+        );
+        let env = [(
+            "AGENCYBOT_LLM_CONFIRMATION_TTL_SECS".to_owned(),
+            "10".to_owned(),
+        )];
+        let err = parse(Path::new("a.toml"), "", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AGENCYBOT_LLM_CONFIRMATION_TTL_SECS"), "{err}");
+        assert!(parse_str("[llm]\nconfirmation_ttl_secs = 30\n").is_ok());
+    }
+
+    #[test]
+    fn endpoints_allowed_must_be_ones_turned_off_by_default() {
+        assert!(parse_str("[ofapi]\nallow_endpoints = [\"webhooks.create-webhook\"]\n").is_ok());
+        check_error(
+            "[ofapi]\nallow_endpoints = [\"tracking-links.create-tracking-link\"]\n",
+            "agencybot.toml:2:",
+        );
+        let err = parse_str("[ofapi]\nallow_endpoints = [\"nope.nope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an OnlyFansAPI endpoint id"), "{err}");
+    }
+
+    #[test]
+    fn channel_names_that_would_break_conversation_keys_are_refused() {
+        let err = parse_str("[[channels.telegram]]\nname = \"tg main\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be used"), "{err}");
+        let err = parse_str("[[channels.telegram]]\nname = \"terminal\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be used"), "{err}");
+    }
+
+    #[test]
     fn an_empty_file_gives_the_defaults() {
         let config = parse_str("").unwrap();
         assert_eq!(config.database_url(), "sqlite://data/agencybot.db");

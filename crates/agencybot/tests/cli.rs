@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use agencybot_store::StoreOptions;
 use agencybot_testkit::PostgresSchema;
 
 fn workspace_root() -> PathBuf {
@@ -450,32 +451,31 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
     assert_eq!(model.remaining(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
+/// Rehearses in `agencybot chat --sandbox` against a production database
+/// (`[database]` section and how to open it) and checks it was not touched.
+async fn rehearse_and_check_production(dir: &Path, database: &str, options: StoreOptions) {
     use agencybot_core::{ConversationKey, Platform};
-    use agencybot_store::{Store, StoreOptions, UsageFilter};
+    use agencybot_store::{Store, UsageFilter};
     use agencybot_testkit::{Reply, ScriptedModel};
 
     let model = ScriptedModel::start().await;
     model.push(Reply::text("Rehearsal answer."));
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("production.db").display());
     std::fs::write(
-        dir.path().join("a.toml"),
+        dir.join("a.toml"),
         format!(
-            "[database]\nurl = \"{url}\"\n[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\nmodel = \"gpt-test\"\n",
+            "{database}[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\nmodel = \"gpt-test\"\n",
             model.url()
         ),
     )
     .unwrap();
-    let migrated = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
+    let migrated = agencybot(dir, &["migrate", "--config", "a.toml"], &[]);
     assert!(migrated.status.success(), "{}", text(&migrated));
-    let output = sandbox_chat(dir.path(), b"How much did we earn this week?\n/quit\n").await;
+    let output = sandbox_chat(dir, b"How much did we earn this week?\n/quit\n").await;
     let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("agencybot> Rehearsal answer."), "{out}");
 
-    let production = Store::connect(&StoreOptions::new(url)).await.unwrap();
+    let production = Store::connect(&options).await.unwrap();
     let key = ConversationKey::direct("terminal", Platform::Terminal, "local", "operator");
     assert!(!production.has_conversation(&key).await.unwrap());
     let usage = production
@@ -493,6 +493,37 @@ async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
         .unwrap();
     assert!(usage.is_empty(), "{usage:?}");
     assert_eq!(model.remaining(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sandbox_leaves_no_row_in_the_production_teams_history_or_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("production.db").display());
+    rehearse_and_check_production(
+        dir.path(),
+        &format!("[database]\nurl = \"{url}\"\n"),
+        StoreOptions::new(url),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sandbox_leaves_no_row_in_a_production_postgres() {
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = StoreOptions::new(schema.url.clone());
+    options.schema = Some(schema.name.clone());
+    rehearse_and_check_production(
+        dir.path(),
+        &format!(
+            "[database]\nurl = \"{}\"\nschema = \"{}\"\n",
+            schema.url, schema.name
+        ),
+        options,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -693,6 +724,73 @@ async fn tasks_workflows_and_usage_from_the_cli() {
         "1",
     ]);
     assert!(!ok && out.contains("Mars/Olympus"), "{out}");
+    // Allowed writes are checked against the catalog and shown with their fixed arguments.
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Links",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--destination",
+        "1",
+        "--allow-write",
+        "tracking-links.make-it-up",
+    ]);
+    assert!(
+        !ok && out.contains("`tracking-links.make-it-up` is not an OnlyFansAPI endpoint id"),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Links",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--destination",
+        "1",
+        "--allow-write",
+        "payouts.request-manual-withdrawal",
+    ]);
+    assert!(!ok && out.contains("is never made unattended"), "{out}");
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Links",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--destination",
+        "1",
+        "--allow-write",
+        "tracking-links.create-tracking-link acct=acct_1",
+    ]);
+    assert!(!ok && out.contains("has no argument `acct`"), "{out}");
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Links",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--destination",
+        "1",
+        "--allow-write",
+        "tracking-links.create-tracking-link account=acct_1",
+    ]);
+    assert!(
+        ok && out.contains(
+            "Without asking, each run may: Create Tracking Link (tracking-links.create-tracking-link) only with account = acct_1"
+        ),
+        "{out}"
+    );
+    let (ok, out) = run(&["tasks", "delete", "Links"]);
+    assert!(ok, "{out}");
 
     let (ok, out) = run(&["tasks", "pause", "Morning"]);
     assert!(ok && out.contains("paused, next -"), "{out}");

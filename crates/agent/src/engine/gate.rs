@@ -577,3 +577,21 @@ fn refusal_text(refusal: &ConfirmRefusal, ttl: chrono::Duration) -> String {
         ConfirmRefusal::NotFound => "I can't find that request; nothing was done.".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_under_a_minute_are_said_in_seconds() {
+        assert_eq!(duration_text(chrono::Duration::seconds(30)), "30 seconds");
+        assert_eq!(duration_text(chrono::Duration::seconds(60)), "1 minute");
+        assert_eq!(duration_text(chrono::Duration::minutes(10)), "10 minutes");
+        let proposal = ProposedAction {
+            id: 1,
+            summary: "Create Tracking Link".into(),
+        };
+        let text = confirmation_text(None, &[proposal], chrono::Duration::seconds(45));
+        assert!(text.ends_with("(This expires in 45 seconds.)"), "{text}");
+    }
+}
