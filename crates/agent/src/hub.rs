@@ -138,6 +138,85 @@ impl<K: Hash + Eq + Clone, V> Seen<K, V> {
     }
 }
 
+/// Confirmation messages of one chat waiting to show how they ended.
+const SHOWN_PER_CHAT: usize = 8;
+
+/// The confirmation messages an adapter sent, per chat, until each is
+/// edited to show its outcome. `M` is the platform's message reference.
+pub struct ShownConfirmations<M> {
+    chats: std::sync::Mutex<Seen<String, Vec<Shown<M>>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Shown<M> {
+    message: M,
+    ids: Vec<i64>,
+    text: String,
+}
+
+impl<M: Clone + Send> ShownConfirmations<M> {
+    /// Remembers up to `chats` chats, the most recent ones.
+    #[must_use]
+    pub fn new(chats: usize) -> Self {
+        ShownConfirmations {
+            chats: std::sync::Mutex::new(Seen::new(chats)),
+        }
+    }
+
+    /// Records that `message` in `chat` asks about `ids` with `text`.
+    pub fn remember(&self, chat: &str, message: M, ids: Vec<i64>, text: String) {
+        let mut chats = self.lock();
+        let mut shown = chats.get(&chat.to_owned()).cloned().unwrap_or_default();
+        if shown.len() >= SHOWN_PER_CHAT {
+            shown.remove(0);
+        }
+        shown.push(Shown { message, ids, text });
+        chats.put(chat.to_owned(), shown);
+    }
+
+    /// The messages of `chat` whose actions are all decided now, each with
+    /// the text it should show instead of its question; they are forgotten.
+    pub async fn decided(&self, hub: &Hub, chat: &str) -> Vec<(M, String)> {
+        let key = chat.to_owned();
+        let shown = self.lock().get(&key).cloned().unwrap_or_default();
+        let mut done = Vec::new();
+        let mut waiting = Vec::new();
+        for item in shown {
+            match hub.decided_text(&item.ids).await {
+                Some(outcome) => done.push((item.message, answered_text(&item.text, &outcome))),
+                None => waiting.push(item),
+            }
+        }
+        if !done.is_empty() {
+            self.lock().put(key, waiting);
+        }
+        done
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen<String, Vec<Shown<M>>>> {
+        self.chats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A confirmation question turned into its answer: whatever preceded the
+/// proposal stays, the proposal and its question give way to the outcome.
+#[must_use]
+pub fn answered_text(question: &str, outcome: &str) -> String {
+    let preface = question
+        .find(PROPOSAL_HEADING)
+        .map_or("", |at| question[..at].trim_end());
+    if preface.is_empty() {
+        outcome.to_owned()
+    } else {
+        format!("{preface}\n\n{outcome}")
+    }
+}
+
+/// How every confirmation question begins its list of writes.
+pub const PROPOSAL_HEADING: &str = "Here's what I'll do — nothing has been done yet:";
+
 impl<K: Hash + Eq + Clone> Seen<K> {
     /// Records `key`; false if it was already there.
     pub fn insert(&mut self, key: K) -> bool {
@@ -369,21 +448,6 @@ impl Hub {
         Some(lines.join("\n"))
     }
 
-    /// Whether none of `ids` waits for an answer any more (so its buttons
-    /// can go). Unknown on a store error: the buttons stay.
-    pub async fn all_decided(&self, ids: &[i64]) -> bool {
-        for id in ids {
-            match self.inner.store.pending_action(*id).await {
-                Ok(Some(action)) if action.state == agencybot_core::ActionState::Pending => {
-                    return false;
-                }
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-
     /// Stops taking messages and waits (up to `grace`) for queued and
     /// running turns to finish. Returns whether everything finished.
     pub async fn shutdown(&self, grace: Duration) -> bool {
@@ -576,6 +640,21 @@ pub fn split_text_by(text: &str, limit: usize, units: fn(&str) -> usize) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answered_question_keeps_its_preface_and_shows_the_outcome() {
+        let question = format!(
+            "Sure, here's the link.\n\n{PROPOSAL_HEADING}\n• Create Tracking Link\nShould I go ahead? Reply yes or no."
+        );
+        assert_eq!(
+            answered_text(&question, "✅ Done — approved by Ann: Create Tracking Link"),
+            "Sure, here's the link.\n\n✅ Done — approved by Ann: Create Tracking Link"
+        );
+        assert_eq!(
+            answered_text(&format!("{PROPOSAL_HEADING}\n• X"), "🚫 Cancelled"),
+            "🚫 Cancelled"
+        );
+    }
 
     #[test]
     fn split_prefers_paragraphs_and_loses_nothing() {

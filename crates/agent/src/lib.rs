@@ -36,7 +36,8 @@ pub use engine::{
 };
 pub use hub::{
     Admission, ConfirmButton, Hub, HubError, Incoming, MAX_QUEUED_PER_CONVERSATION, Outbox,
-    Responder, Seen, refusal, split_text, split_text_by, too_large, utf16_len,
+    PROPOSAL_HEADING, Responder, Seen, ShownConfirmations, answered_text, refusal, split_text,
+    split_text_by, too_large, utf16_len,
 };
 pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};

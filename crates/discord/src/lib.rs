@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, TurnReport, refusal, split_text,
-    too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
+    answered_text, refusal, split_text, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -44,6 +44,9 @@ const REMEMBERED_THREADS: usize = 10_000;
 /// How many users are remembered as told that DMs are not served; one
 /// forgotten is told again.
 const REMEMBERED_DM_USERS: usize = 10_000;
+/// Channels and threads whose open confirmation messages are remembered,
+/// to show their outcome.
+const REMEMBERED_CONVERSATIONS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct DiscordOptions {
@@ -95,12 +98,14 @@ pub fn outbox(options: &DiscordOptions, hub: Hub) -> Arc<dyn Outbox> {
     Arc::new(DiscordOutbox {
         http: Arc::new(http(options).build()),
         hub,
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     })
 }
 
 struct DiscordOutbox {
     http: Arc<Http>,
     hub: Hub,
+    shown: Arc<ShownConfirmations<MessageId>>,
 }
 
 impl Outbox for DiscordOutbox {
@@ -110,6 +115,7 @@ impl Outbox for DiscordOutbox {
             self.http.clone(),
             channel,
             self.hub.clone(),
+            self.shown.clone(),
             None,
         )))
     }
@@ -132,6 +138,7 @@ pub async fn serve(
         threads: Mutex::new(Seen::new(REMEMBERED_THREADS)),
         told_dm: Mutex::new(Seen::new(REMEMBERED_DM_USERS)),
         guilds: options.guilds.iter().copied().map(GuildId::new).collect(),
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     });
     let mut client = ClientBuilder::new_with_http(http.build(), intents)
         .event_handler(Handler(adapter.clone()))
@@ -178,6 +185,8 @@ struct Adapter {
     told_dm: Mutex<Seen<UserId>>,
     /// Servers served; empty serves all.
     guilds: HashSet<GuildId>,
+    /// Confirmation messages not yet edited to show their outcome.
+    shown: Arc<ShownConfirmations<MessageId>>,
 }
 
 struct Handler(Arc<Adapter>);
@@ -338,6 +347,7 @@ impl Adapter {
             http.clone(),
             thread,
             self.hub.clone(),
+            self.shown.clone(),
             None,
         ));
         self.submit(
@@ -386,7 +396,12 @@ impl Adapter {
             http.clone(),
             click.channel_id,
             self.hub.clone(),
-            Some((click.message.id, button.action_ids())),
+            self.shown.clone(),
+            Some((
+                click.message.id,
+                button.action_ids(),
+                click.message.content.clone(),
+            )),
         ));
         self.submit(
             format!("discord:{}", click.id),
@@ -501,8 +516,10 @@ struct DiscordResponder {
     channel: ChannelId,
     hub: Hub,
     progress: Mutex<Option<MessageId>>,
-    /// The message a button click came from, and its actions.
-    pressed: Option<(MessageId, Vec<i64>)>,
+    shown: Arc<ShownConfirmations<MessageId>>,
+    /// The message a button click came from, its actions and text (it may
+    /// predate this process, so not be among `shown`).
+    pressed: Option<(MessageId, Vec<i64>, String)>,
 }
 
 impl DiscordResponder {
@@ -510,14 +527,38 @@ impl DiscordResponder {
         http: Arc<Http>,
         channel: ChannelId,
         hub: Hub,
-        pressed: Option<(MessageId, Vec<i64>)>,
+        shown: Arc<ShownConfirmations<MessageId>>,
+        pressed: Option<(MessageId, Vec<i64>, String)>,
     ) -> Self {
         DiscordResponder {
             http,
             channel,
             hub,
             progress: Mutex::new(None),
+            shown,
             pressed,
+        }
+    }
+
+    /// Replaces a decided confirmation message with its outcome, buttons gone.
+    async fn show_outcome(&self, message: MessageId, text: &str) {
+        let piece = split_text(text, Platform::Discord.message_limit())
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let edit = EditMessage::new()
+            .content(piece)
+            .components(Vec::new())
+            .allowed_mentions(no_mentions());
+        if !matches!(
+            tokio::time::timeout(
+                CALL_TIMEOUT,
+                self.channel.edit_message(&self.http, message, edit),
+            )
+            .await,
+            Ok(Ok(_))
+        ) {
+            tracing::debug!("cannot edit a Discord confirmation message");
         }
     }
 
@@ -538,10 +579,11 @@ impl DiscordResponder {
     }
 
     /// Sends `text` in pieces of at most 2,000 characters; the first replaces
-    /// the progress message, the last carries the buttons.
-    async fn send_text(&self, text: &str, rows: Vec<CreateActionRow>) {
+    /// the progress message, the last carries the buttons. Returns the last.
+    async fn send_text(&self, text: &str, rows: Vec<CreateActionRow>) -> Option<MessageId> {
         let pieces = split_text(text, Platform::Discord.message_limit());
         let last = pieces.len().saturating_sub(1);
+        let mut sent = None;
         for (index, piece) in pieces.into_iter().enumerate() {
             let components = if index == last {
                 rows.clone()
@@ -564,11 +606,13 @@ impl DiscordResponder {
                 )
                 .await
                 {
+                    sent = Some(progress);
                     continue;
                 }
             }
-            self.send(quiet(piece).components(components)).await;
+            sent = self.send(quiet(piece).components(components)).await;
         }
+        sent
     }
 
     async fn send_file(&self, file: Attachment) {
@@ -602,32 +646,40 @@ impl Responder for DiscordResponder {
                         *Adapter::lock(&self.progress) = Some(id);
                     }
                 }
-                OutboundMessage::Text(text) => self.send_text(&text, Vec::new()).await,
+                OutboundMessage::Text(text) => {
+                    self.send_text(&text, Vec::new()).await;
+                }
                 OutboundMessage::Confirmation { text, actions } => {
-                    self.send_text(&text, buttons(&actions)).await
+                    if let Some(message) = self.send_text(&text, buttons(&actions)).await {
+                        let ids = actions.iter().map(|a| a.id).collect();
+                        self.shown
+                            .remember(&self.channel.to_string(), message, ids, text);
+                    }
                 }
                 OutboundMessage::File(file) => self.send_file(file).await,
             }
         })
     }
 
-    /// Removes the buttons once none of their actions waits any more.
+    /// Shows the outcome of every confirmation message of this channel or
+    /// thread that is decided now (by a button, a typed answer or expiry),
+    /// in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some((message, ids)) = &self.pressed else {
-                return;
-            };
-            if !self.hub.all_decided(ids).await {
-                return;
+            let decided = self
+                .shown
+                .decided(&self.hub, &self.channel.to_string())
+                .await;
+            for (message, text) in &decided {
+                self.show_outcome(*message, text).await;
             }
-            let edit = EditMessage::new()
-                .components(Vec::new())
-                .allowed_mentions(no_mentions());
-            let _ = tokio::time::timeout(
-                CALL_TIMEOUT,
-                self.channel.edit_message(&self.http, *message, edit),
-            )
-            .await;
+            if let Some((message, ids, question)) = &self.pressed
+                && !decided.iter().any(|(shown, _)| shown == message)
+                && let Some(outcome) = self.hub.decided_text(ids).await
+            {
+                self.show_outcome(*message, &answered_text(question, &outcome))
+                    .await;
+            }
         })
     }
 }

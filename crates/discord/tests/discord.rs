@@ -391,3 +391,44 @@ async fn a_mention_from_a_server_not_in_the_guild_list_is_ignored() {
     assert_eq!(run.stack.model.requests().len(), 1);
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_typed_yes_in_the_thread_turns_the_question_into_its_outcome() {
+    let run = running().await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": "Typed"}}),
+    ));
+    let thread = run.ask(ANN, "make a link called Typed").await;
+    run.wait_for_text(thread, "Should I go ahead?").await;
+    let message_id = run
+        .discord
+        .calls("PATCH /channels/{c}/messages/{m}")
+        .into_iter()
+        .chain(run.discord.calls("POST /channels/{c}/messages"))
+        .find(|c| {
+            c.body["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .and_then(|c| c.body["id"].as_u64())
+        .unwrap();
+    run.stack.model.push(Reply::text("The link is live."));
+
+    run.discord.user_message(thread, ANN, "yes", false);
+
+    run.wait_for_text(thread, "The link is live.").await;
+    run.discord
+        .wait_until(WAIT, |d| {
+            d.calls("PATCH /channels/{c}/messages/{m}").iter().any(|c| {
+                c.body["id"] == message_id
+                    && c.body["components"] == json!([])
+                    && c.body["content"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("✅ Done — approved by Ann"))
+            })
+        })
+        .await;
+    run.stop().await;
+}

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, TurnReport, refusal, split_text, too_large,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, ShownConfirmations, TurnReport, answered_text,
+    refusal, split_text, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -96,6 +97,10 @@ enum Delivery {
 #[derive(Clone)]
 struct Inbox(mpsc::Sender<Delivery>);
 
+/// Conversations whose open confirmation messages are remembered, to show
+/// their outcome.
+const REMEMBERED_CONVERSATIONS: usize = 10_000;
+
 /// Deliveries waiting for the adapter at most.
 const INBOX_CAPACITY: usize = 1024;
 
@@ -138,6 +143,7 @@ pub fn outbox(options: &SlackOptions, hub: Hub) -> Arc<dyn Outbox> {
             options.bot_token.expose().to_owned(),
         )),
         hub,
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     })
 }
 
@@ -145,6 +151,7 @@ struct SlackOutbox {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     hub: Hub,
+    shown: Arc<ShownConfirmations<String>>,
 }
 
 impl Outbox for SlackOutbox {
@@ -158,6 +165,7 @@ impl Outbox for SlackOutbox {
                 channel: SlackChannelId::new(destination.to_owned()),
                 thread: None,
                 progress: Mutex::new(None),
+                shown: self.shown.clone(),
                 pressed: None,
             }) as Arc<dyn Responder>
         })
@@ -193,6 +201,7 @@ pub async fn serve(
         client: client.clone(),
         token,
         bot_user: me.user_id.to_string(),
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     });
     tracing::info!(channel = hub.channel_name(), bot = %adapter.bot_user, "Slack channel is live");
     let (inbox, deliveries) = mpsc::channel(INBOX_CAPACITY);
@@ -428,6 +437,8 @@ struct Adapter {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     bot_user: String,
+    /// Confirmation messages (by ts) not yet edited to show their outcome.
+    shown: Arc<ShownConfirmations<String>>,
 }
 
 /// A message the adapter decided to answer.
@@ -676,6 +687,7 @@ impl Adapter {
             channel: SlackChannelId::new(channel.to_owned()),
             thread: thread.map(SlackTs::new),
             progress: Mutex::new(None),
+            shown: self.shown.clone(),
             pressed,
         }
     }
@@ -725,6 +737,8 @@ struct SlackResponder {
     thread: Option<SlackTs>,
     /// "On it…", replaced by the first part of the answer.
     progress: Mutex<Option<SlackTs>>,
+    shown: Arc<ShownConfirmations<String>>,
+    /// The question a button press came from (it may predate this process).
     pressed: Option<Pressed>,
 }
 
@@ -793,6 +807,11 @@ impl SlackResponder {
             .map_or_else(|| "dm".to_owned(), ToString::to_string)
     }
 
+    /// Which conversation's confirmation messages these are.
+    fn shown_key(&self) -> String {
+        format!("{}/{}", self.channel, self.place())
+    }
+
     /// Posts one message (in the thread, if any); returns its ts.
     async fn post(&self, text: &str, blocks: Option<Vec<SlackBlock>>) -> Option<SlackTs> {
         let mut content = SlackMessageContent::new().with_text(text.to_owned());
@@ -830,11 +849,12 @@ impl SlackResponder {
     }
 
     /// Sends `text` in pieces Slack shows whole; the first replaces the
-    /// progress message, the last carries the buttons.
-    async fn send_text(&self, text: &str, actions: Option<&[ProposedAction]>) {
+    /// progress message, the last carries the buttons. Returns the last.
+    async fn send_text(&self, text: &str, actions: Option<&[ProposedAction]>) -> Option<SlackTs> {
         let mrkdwn = format::markdown_to_mrkdwn(text);
         let pieces = split_text(&mrkdwn, Platform::Slack.message_limit());
         let last = pieces.len().saturating_sub(1);
+        let mut sent = None;
         for (index, piece) in pieces.iter().enumerate() {
             let mut blocks = vec![section(piece)];
             if index == last
@@ -853,10 +873,12 @@ impl SlackResponder {
             if let Some(progress) = progress
                 && self.update(&progress, piece, blocks.clone()).await
             {
+                sent = Some(progress);
                 continue;
             }
-            self.post(piece, Some(blocks)).await;
+            sent = self.post(piece, Some(blocks)).await;
         }
+        sent
     }
 
     async fn send_file(&self, file: Attachment) {
@@ -931,35 +953,53 @@ impl Responder for SlackResponder {
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ts);
                     }
                 }
-                OutboundMessage::Text(text) => self.send_text(&text, None).await,
+                OutboundMessage::Text(text) => {
+                    self.send_text(&text, None).await;
+                }
                 OutboundMessage::Confirmation { text, actions } => {
-                    self.send_text(&text, Some(&actions)).await
+                    if let Some(ts) = self.send_text(&text, Some(&actions)).await {
+                        let ids = actions.iter().map(|a| a.id).collect();
+                        self.shown
+                            .remember(&self.shown_key(), ts.to_string(), ids, text);
+                    }
                 }
                 OutboundMessage::File(file) => self.send_file(file).await,
             }
         })
     }
 
-    /// Replaces the pressed question's buttons once none of its actions waits.
+    /// Shows the outcome of every confirmation message of this
+    /// conversation that is decided now (by a button, a typed answer or
+    /// expiry), in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some(pressed) = &self.pressed else {
-                return;
-            };
-            if !self.hub.all_decided(&pressed.action_ids).await {
-                return;
+            let decided = self.shown.decided(&self.hub, &self.shown_key()).await;
+            for (ts, text) in &decided {
+                self.show_outcome(ts, text).await;
             }
-            let text = if pressed.text.is_empty() {
-                "(answered)".to_owned()
-            } else {
-                pressed.text.clone()
-            };
-            self.update(
-                &SlackTs::new(pressed.ts.clone()),
-                &text,
-                vec![section(&text)],
-            )
-            .await;
+            if let Some(pressed) = &self.pressed
+                && !decided.iter().any(|(ts, _)| *ts == pressed.ts)
+                && let Some(outcome) = self.hub.decided_text(&pressed.action_ids).await
+            {
+                self.show_outcome(&pressed.ts, &answered_text(&pressed.text, &outcome))
+                    .await;
+            }
         })
+    }
+}
+
+impl SlackResponder {
+    async fn show_outcome(&self, ts: &str, text: &str) {
+        let mrkdwn = format::markdown_to_mrkdwn(text);
+        if !self
+            .update(
+                &SlackTs::new(ts.to_owned()),
+                &mrkdwn,
+                vec![section(&mrkdwn)],
+            )
+            .await
+        {
+            tracing::debug!("cannot edit a Slack confirmation message");
+        }
     }
 }

@@ -475,3 +475,49 @@ async fn interactivity_over_http_is_verified_like_events() {
     assert_eq!(run.stack.mass_messages(), before);
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_typed_yes_turns_the_question_into_its_outcome() {
+    let run = running().await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": "Typed"}}),
+    ));
+    let dm = format!("D{ANN}");
+    let (_, callback) = run.slack.event_callback(run.slack.dm(ANN, "make a link"));
+    run.slack.socket_event(callback);
+    run.wait_for_text(&dm, "Should I go ahead?").await;
+    let question_ts = run
+        .slack
+        .calls("chat.update")
+        .into_iter()
+        .chain(run.slack.calls("chat.postMessage"))
+        .find(|c| {
+            c["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .and_then(|c| c["ts"].as_str().map(str::to_owned))
+        .expect("the question replaced the progress message");
+    run.stack.model.push(Reply::text("The link is live."));
+
+    let (_, callback) = run.slack.event_callback(run.slack.dm(ANN, "yes"));
+    run.slack.socket_event(callback);
+
+    run.wait_for_text(&dm, "The link is live.").await;
+    run.slack
+        .wait_until(WAIT, |s| {
+            s.calls("chat.update").iter().any(|c| {
+                c["ts"] == question_ts.as_str()
+                    && c["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("✅ Done — approved by Ann"))
+                    && c["blocks"]
+                        .as_array()
+                        .is_some_and(|b| b.iter().all(|b| b["type"] != "actions"))
+            })
+        })
+        .await;
+    run.stop().await;
+}

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, TurnReport, refusal, too_large,
-    utf16_len,
+    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
+    answered_text, refusal, too_large, utf16_len,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -36,6 +36,8 @@ pub use format::markdown_to_html;
 /// How many group chats are remembered as told that the bot works in DMs
 /// only; one forgotten is told again.
 const REMEMBERED_GROUPS: usize = 10_000;
+/// Chats whose open confirmation messages are remembered, to show their outcome.
+const REMEMBERED_CHATS: usize = 10_000;
 /// Telegram's limit on a document caption, in UTF-16 units.
 const CAPTION_LIMIT: usize = 1024;
 
@@ -101,6 +103,7 @@ pub async fn serve(
         bot: bot.clone(),
         hub: hub.clone(),
         told_groups: Arc::new(Mutex::new(Seen::new(REMEMBERED_GROUPS))),
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CHATS)),
     };
     match options.mode {
         Mode::Polling => adapter.poll(&mut stop).await,
@@ -122,12 +125,17 @@ pub async fn serve(
 /// Delivers scheduled messages to Telegram chats (destination: a chat id).
 pub fn outbox(options: &TelegramOptions, hub: Hub) -> Result<Arc<dyn Outbox>, TelegramError> {
     let bot = Bot::new(options.token.expose()).set_api_url(reqwest_url(&options.api_url)?);
-    Ok(Arc::new(TelegramOutbox { bot, hub }))
+    Ok(Arc::new(TelegramOutbox {
+        bot,
+        hub,
+        shown: Arc::new(ShownConfirmations::new(REMEMBERED_CHATS)),
+    }))
 }
 
 struct TelegramOutbox {
     bot: Bot,
     hub: Hub,
+    shown: Arc<ShownConfirmations<MessageId>>,
 }
 
 impl Outbox for TelegramOutbox {
@@ -137,6 +145,7 @@ impl Outbox for TelegramOutbox {
             self.bot.clone(),
             chat,
             self.hub.clone(),
+            self.shown.clone(),
             None,
         )))
     }
@@ -164,6 +173,8 @@ struct Adapter {
     hub: Hub,
     /// Group chats already told that the bot works in DMs only.
     told_groups: Arc<Mutex<Seen<i64>>>,
+    /// Confirmation messages not yet edited to show their outcome.
+    shown: Arc<ShownConfirmations<MessageId>>,
 }
 
 impl Adapter {
@@ -307,6 +318,7 @@ impl Adapter {
             self.bot.clone(),
             chat,
             self.hub.clone(),
+            self.shown.clone(),
             None,
         ));
         self.submit(
@@ -348,11 +360,19 @@ impl Adapter {
         // Answered at once so the button stops spinning; the outcome follows as a message.
         let _ = self.bot.answer_callback_query(query.id.clone()).await;
         let content = button.content();
+        let shown_text = query
+            .message
+            .as_ref()
+            .and_then(|m| m.regular_message())
+            .and_then(|m| m.text())
+            .unwrap_or_default()
+            .to_owned();
         let responder = Arc::new(TelegramResponder::new(
             self.bot.clone(),
             chat,
             self.hub.clone(),
-            Some((message_id, button.action_ids())),
+            self.shown.clone(),
+            Some((message_id, button.action_ids(), shown_text)),
         ));
         self.submit(
             delivery,
@@ -478,17 +498,26 @@ struct TelegramResponder {
     hub: Hub,
     /// "On it…", replaced by the first part of the answer.
     progress: Mutex<Option<MessageId>>,
-    /// The confirmation message a button press came from, and its actions.
-    pressed: Option<(MessageId, Vec<i64>)>,
+    shown: Arc<ShownConfirmations<MessageId>>,
+    /// The confirmation message a button press came from, its actions and
+    /// text (it may predate this process, so not be among `shown`).
+    pressed: Option<(MessageId, Vec<i64>, String)>,
 }
 
 impl TelegramResponder {
-    fn new(bot: Bot, chat: ChatId, hub: Hub, pressed: Option<(MessageId, Vec<i64>)>) -> Self {
+    fn new(
+        bot: Bot,
+        chat: ChatId,
+        hub: Hub,
+        shown: Arc<ShownConfirmations<MessageId>>,
+        pressed: Option<(MessageId, Vec<i64>, String)>,
+    ) -> Self {
         TelegramResponder {
             bot,
             chat,
             hub,
             progress: Mutex::new(None),
+            shown,
             pressed,
         }
     }
@@ -501,23 +530,46 @@ impl TelegramResponder {
     }
 
     /// Sends `text` in as many messages as it takes; the first replaces the
-    /// progress message, the last carries the buttons.
-    async fn send_text(&self, text: &str, buttons: Option<InlineKeyboardMarkup>) {
+    /// progress message, the last carries the buttons. Returns the last.
+    async fn send_text(
+        &self,
+        text: &str,
+        buttons: Option<InlineKeyboardMarkup>,
+    ) -> Option<MessageId> {
         let chunks = format::chunks(text, Platform::Telegram.message_limit());
         let last = chunks.len().saturating_sub(1);
+        let mut sent = None;
         for (index, (plain, html)) in chunks.iter().enumerate() {
             let markup = if index == last { buttons.clone() } else { None };
-            let edited = match (index, self.take_progress()) {
-                (0, Some(progress)) => self.edit(progress, plain, html, markup.clone()).await,
-                _ => false,
+            sent = match (index, self.take_progress()) {
+                (0, Some(progress)) if self.edit(progress, plain, html, markup.clone()).await => {
+                    Some(progress)
+                }
+                _ => self.send(plain, html, markup).await,
             };
-            if !edited {
-                self.send(plain, html, markup).await;
-            }
+        }
+        sent
+    }
+
+    /// Replaces a decided confirmation message with its outcome; the
+    /// buttons go with the edit.
+    async fn show_outcome(&self, message: MessageId, text: &str) {
+        let plain = format::chunks(text, Platform::Telegram.message_limit())
+            .into_iter()
+            .next();
+        if let Some((plain, html)) = plain
+            && !self.edit(message, &plain, &html, None).await
+        {
+            tracing::debug!("cannot edit a Telegram confirmation message");
         }
     }
 
-    async fn send(&self, plain: &str, html: &str, markup: Option<InlineKeyboardMarkup>) {
+    async fn send(
+        &self,
+        plain: &str,
+        html: &str,
+        markup: Option<InlineKeyboardMarkup>,
+    ) -> Option<MessageId> {
         let mut request = self
             .bot
             .send_message(self.chat, html)
@@ -526,17 +578,24 @@ impl TelegramResponder {
             request = request.reply_markup(markup);
         }
         match request.await {
-            Ok(_) => {}
+            Ok(message) => Some(message.id),
             Err(RequestError::Api(ApiError::CantParseEntities(_))) => {
                 let mut plain_request = self.bot.send_message(self.chat, plain);
                 if let Some(markup) = markup {
                     plain_request = plain_request.reply_markup(markup);
                 }
-                if let Err(error) = plain_request.await {
-                    tracing::warn!(%error, "cannot send a Telegram message");
+                match plain_request.await {
+                    Ok(message) => Some(message.id),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot send a Telegram message");
+                        None
+                    }
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot send a Telegram message"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot send a Telegram message");
+                None
+            }
         }
     }
 
@@ -613,28 +672,40 @@ impl Responder for TelegramResponder {
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.id);
                     }
                 }
-                OutboundMessage::Text(text) => self.send_text(&text, None).await,
+                OutboundMessage::Text(text) => {
+                    self.send_text(&text, None).await;
+                }
                 OutboundMessage::Confirmation { text, actions } => {
-                    self.send_text(&text, Some(keyboard(&actions))).await
+                    if let Some(message) = self.send_text(&text, Some(keyboard(&actions))).await {
+                        let ids = actions.iter().map(|a| a.id).collect();
+                        self.shown
+                            .remember(&self.chat.0.to_string(), message, ids, text);
+                    }
                 }
                 OutboundMessage::File(file) => self.send_file(file).await,
             }
         })
     }
 
-    /// Removes the buttons once none of their actions waits any more.
+    /// Shows the outcome of every confirmation message of this chat that
+    /// is decided now (whoever decided it, however: button, typed answer,
+    /// expiry), in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some((message, ids)) = &self.pressed else {
-                return;
-            };
-            if !self.hub.all_decided(ids).await {
-                return;
-            }
-            let _ = self
-                .bot
-                .edit_message_reply_markup(self.chat, *message)
+            let decided = self
+                .shown
+                .decided(&self.hub, &self.chat.0.to_string())
                 .await;
+            for (message, text) in &decided {
+                self.show_outcome(*message, text).await;
+            }
+            if let Some((message, ids, question)) = &self.pressed
+                && !decided.iter().any(|(shown, _)| shown == message)
+                && let Some(outcome) = self.hub.decided_text(ids).await
+            {
+                self.show_outcome(*message, &answered_text(question, &outcome))
+                    .await;
+            }
         })
     }
 }

@@ -92,6 +92,54 @@ impl Running {
             .await;
     }
 
+    /// Waits until confirmation message `message_id` is edited to text
+    /// containing `outcome`, and checks the edit left no buttons.
+    async fn outcome_shown(&self, message_id: i64, outcome: &str) {
+        let outcome = outcome.to_owned();
+        let edited = move |fake: &FakeTelegram| {
+            fake.calls("editmessagetext").into_iter().find(|c| {
+                c["message_id"] == message_id
+                    && c["text"].as_str().is_some_and(|t| t.contains(&outcome))
+            })
+        };
+        let check = edited.clone();
+        self.telegram
+            .wait_until(WAIT, move |fake| check(fake).is_some())
+            .await;
+        let edit = edited(&self.telegram).unwrap();
+        assert!(edit.get("reply_markup").is_none(), "{edit}");
+        assert!(
+            !edit["text"]
+                .as_str()
+                .unwrap()
+                .contains("Should I go ahead?"),
+            "{edit}"
+        );
+    }
+
+    /// Asks for a tracking link and returns the confirmation message's id.
+    async fn propose_link(&self, name: &str) -> i64 {
+        let account = self.stack.account(0);
+        self.stack.model.push(Reply::tool(
+            "call_api",
+            json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": name}}),
+        ));
+        self.telegram
+            .send_text(ANN, &format!("Make a link called {name}"));
+        let needle = format!("name “{name}”");
+        self.wait_for_text(ANN, &needle).await;
+        self.telegram
+            .calls("editmessagetext")
+            .into_iter()
+            .chain(self.telegram.calls("sendmessage"))
+            .find(|c| {
+                c["text"].as_str().is_some_and(|t| t.contains(&needle))
+                    && c.get("reply_markup").is_some()
+            })
+            .and_then(|c| c["message_id"].as_i64())
+            .expect("the question is an edited progress message")
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(true);
         let result = tokio::time::timeout(WAIT, self.task)
@@ -214,18 +262,13 @@ async fn a_write_runs_once_after_the_requesters_button_press() {
     run.wait_for_text(ANN, "another conversation").await;
     assert_eq!(run.stack.mass_messages(), before);
 
-    // Ann presses: it runs once, and the buttons go.
+    // Ann presses: it runs once, and the question shows its outcome, buttons gone.
     run.stack.model.push(Reply::text("Sent to your whales."));
     run.telegram.press(ANN, ANN, message_id, &yes);
     run.wait_for_text(ANN, "Sent to your whales.").await;
     assert_eq!(run.stack.mass_messages(), before + 1);
-    run.telegram
-        .wait_until(WAIT, |f| !f.calls("editmessagereplymarkup").is_empty())
+    run.outcome_shown(message_id, "✅ Done — approved by Ann")
         .await;
-    assert_eq!(
-        run.telegram.calls("editmessagereplymarkup")[0]["message_id"],
-        message_id
-    );
     assert_eq!(run.telegram.calls("answercallbackquery").len(), 2);
 
     // A replayed press does nothing more.
@@ -532,5 +575,45 @@ async fn a_caption_over_the_utf16_limit_follows_the_file_as_a_message() {
         run.texts(ANN).iter().any(|t| *t == "💰".repeat(1_000)),
         "the caption is not lost"
     );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_typed_yes_turns_the_question_into_its_outcome() {
+    let run = running().await;
+    let message_id = run.propose_link("Typed").await;
+    run.stack.model.push(Reply::text("The link is live."));
+
+    run.telegram.send_text(ANN, "yes");
+
+    run.wait_for_text(ANN, "The link is live.").await;
+    run.outcome_shown(message_id, "✅ Done — approved by Ann")
+        .await;
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_typed_no_shows_the_question_cancelled() {
+    let run = running().await;
+    let message_id = run.propose_link("Declined").await;
+
+    run.telegram.send_text(ANN, "no");
+
+    run.outcome_shown(message_id, "🚫 Cancelled by Ann — nothing was done")
+        .await;
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_question_shows_it_expired_at_the_next_message() {
+    let run = running().await;
+    let message_id = run.propose_link("Late").await;
+    run.stack.clock.advance(chrono::Duration::minutes(11));
+    run.stack.model.push(Reply::text("Hello again."));
+
+    run.telegram.send_text(ANN, "hello");
+
+    run.outcome_shown(message_id, "⏰ Expired — nothing was done")
+        .await;
     run.stop().await;
 }

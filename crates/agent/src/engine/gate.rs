@@ -528,7 +528,8 @@ pub(super) fn confirmation_text(
         text.push_str(preface.trim());
         text.push_str("\n\n");
     }
-    text.push_str("Here's what I'll do — nothing has been done yet:\n");
+    text.push_str(crate::hub::PROPOSAL_HEADING);
+    text.push('\n');
     if let [proposal] = proposals {
         text.push_str(&format!("• {}\n", proposal.summary));
         text.push_str(&format!(
