@@ -52,6 +52,7 @@ pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
     check_database(&config, &mut report).await;
     check_secrets(&config, env, &mut report);
     check_channels_and_teams(&config, &mut report);
+    check_providers(&config, &report);
     check_prices(&config, &mut report);
     if report.problems == 0 {
         println!("All checks passed.");
@@ -122,6 +123,35 @@ async fn check_database(config: &Config, report: &mut Report) {
         Err(err) => report.problem("database", format!("{shown}: {err}")),
     }
     store.close().await;
+}
+
+/// Which provider answers which model (the keys are checked with the
+/// other secrets).
+fn check_providers(config: &Config, report: &Report) {
+    for provider in config.llm.effective_providers() {
+        let serves = if provider.models.is_empty() {
+            "every model no other provider lists".to_owned()
+        } else {
+            provider
+                .models
+                .iter()
+                .map(|m| m.get_ref().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        report.ok(
+            &format!("model provider `{}`", provider.name.get_ref()),
+            format!(
+                "{} serves {serves}; key {}",
+                redact_url(&provider.base_url),
+                if provider.api_key_env.is_empty() {
+                    "none (not needed)".to_owned()
+                } else {
+                    format!("from {}", provider.api_key_env)
+                }
+            ),
+        );
+    }
 }
 
 fn check_secrets(config: &Config, env: &[(String, String)], report: &mut Report) {

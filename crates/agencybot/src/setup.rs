@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use agencybot_agent::{Engine, EngineConfig, ModelClient, ModelConfig, Price, Prices};
+use agencybot_agent::{
+    Engine, EngineConfig, ModelClient, ModelConfig, Models, Price, Prices, Provider,
+};
 use agencybot_core::{SystemClock, Team};
 use agencybot_ofapi::{Client, ClientConfig, RetryPolicy};
 use agencybot_store::{ChannelSpec, MemberSpec, Store, StoreOptions, TeamSpec};
@@ -229,27 +231,7 @@ pub fn engine(
         ..RetryPolicy::default()
     };
     let ofapi = Client::new(client_config).context("building the OnlyFansAPI client")?;
-    let api_key = if config.llm.api_key_env.is_empty() {
-        None
-    } else {
-        Some(
-            secrets
-                .get(&config.llm.api_key_env)
-                .cloned()
-                .with_context(|| {
-                    format!(
-                        "{} is not set: the model API needs a key",
-                        config.llm.api_key_env
-                    )
-                })?,
-        )
-    };
-    let model = ModelClient::new(&ModelConfig {
-        base_url: config.llm.base_url.clone(),
-        api_key,
-        timeout: Duration::from_secs(config.llm.timeout_secs.max(1)),
-    })
-    .context("building the model client")?;
+    let models = models(config, secrets)?;
     let prices = prices(config);
     for model in unpriced_models(config, &prices) {
         tracing::warn!(model = %model, "no price configured for this model: its requests are recorded at $0 and the USD budget cannot see them; add it under [llm.prices]");
@@ -272,14 +254,68 @@ pub fn engine(
             .map(|id| id.get_ref().clone())
             .collect(),
         turn_deadline: Duration::from_secs(config.limits.turn_deadline_secs.max(1)),
+        read_reuse_ttl: Duration::from_secs(config.ofapi.reuse_reads_secs),
         user_turns_per_minute: NonZeroU32::new(config.limits.user_turns_per_minute),
         team_turns_per_minute: NonZeroU32::new(config.limits.team_turns_per_minute),
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(store, ofapi, model, engine_config, Arc::new(SystemClock));
+    let mut engine = Engine::new(store, ofapi, models, engine_config, Arc::new(SystemClock));
     agencybot_skills::register(&mut engine, skills);
     agencybot_scheduler::register(&mut engine, Arc::new(workflows(config)?));
     Ok(engine)
+}
+
+/// The model providers the config lists, each with its key and headers.
+pub fn models(config: &Config, secrets: &Secrets) -> anyhow::Result<Models> {
+    let mut providers = Vec::new();
+    for provider in config.llm.effective_providers() {
+        let name = provider.name.get_ref();
+        let api_key = if provider.api_key_env.is_empty() {
+            None
+        } else {
+            Some(
+                secrets
+                    .get(&provider.api_key_env)
+                    .cloned()
+                    .with_context(|| {
+                        format!(
+                            "{} is not set: model provider `{name}` needs a key",
+                            provider.api_key_env
+                        )
+                    })?,
+            )
+        };
+        let mut model_config = ModelConfig::new(
+            provider.base_url.clone(),
+            api_key,
+            Duration::from_secs(
+                provider
+                    .timeout_secs
+                    .unwrap_or(config.llm.timeout_secs)
+                    .max(1),
+            ),
+        );
+        model_config.headers = provider
+            .headers
+            .iter()
+            .map(|(header, value)| (header.clone(), agencybot_core::Secret::new(value.clone())))
+            .collect();
+        let client = ModelClient::new(&model_config)
+            .with_context(|| format!("building the client of model provider `{name}`"))?;
+        providers.push(Provider {
+            name: name.clone(),
+            client,
+            models: provider
+                .models
+                .iter()
+                .map(|m| m.get_ref().clone())
+                .collect(),
+        });
+    }
+    Ok(Models::new(
+        providers,
+        config.llm.named_models(&config.teams),
+    ))
 }
 
 /// The configured model prices.
@@ -355,4 +391,165 @@ pub fn configured_api(config: &Config, secrets: &Secrets) -> anyhow::Result<ApiT
         base_url: config.ofapi.base_url.clone(),
         api_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use agencybot_agent::{Mode, TurnRequest, tokens};
+    use agencybot_core::{ConversationKey, InboundContent, Platform, RequestKind, Role, Secret};
+    use agencybot_ofapi::sandbox::{Sandbox, SandboxConfig};
+    use agencybot_skills::Target;
+    use agencybot_testkit::{Reply, ScriptedModel, run_turn, sandbox_now};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn repository() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// System prompt and tool definitions of a model request, in tokens.
+    fn prompt_tokens(request: &Value) -> usize {
+        let system = request["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        tokens::count(system) + tokens::count(&request["tools"].to_string())
+    }
+
+    /// The budget holds as agencies grow: 50 accounts, every shipped skill
+    /// installed, every internal tool the binary registers, and a scheduled
+    /// run's pinned skill on top.
+    #[tokio::test]
+    async fn fifty_accounts_every_skill_and_every_tool_fit_the_prompt_budget() {
+        let mut sandbox_config = SandboxConfig::new("sandbox-key");
+        sandbox_config.now = sandbox_now();
+        let sandbox = Sandbox::start(sandbox_config, 0).await.unwrap();
+        sandbox.modify(|data| {
+            let template = data.accounts[0].clone();
+            for n in data.accounts.len()..50 {
+                let mut account = template.clone();
+                account.id = format!("acct_grown{n:03}");
+                account.username = format!("creator_number_{n}");
+                account.name = format!("Creator Number {n}");
+                data.accounts.push(account);
+            }
+        });
+        let model = ScriptedModel::start().await;
+        let root = repository();
+        let text = format!(
+            "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[skills]\ndir = \"{}\"\n[scheduler]\nworkflows = \"{}\"\n",
+            model.url(),
+            root.join("skills").display(),
+            root.join("config/workflows.toml").display()
+        );
+        let config = crate::config::parse(std::path::Path::new("test.toml"), &text, &[]).unwrap();
+        let secrets = Secrets::default();
+        let store = Store::in_memory().await.unwrap();
+        let team = store
+            .upsert_team(&TeamSpec {
+                name: "Grown Agency".into(),
+                timezone: Some("Europe/Berlin".into()),
+                ..TeamSpec::default()
+            })
+            .await
+            .unwrap();
+        let skills = skills(&config);
+        let library = skills.library();
+        assert!(library.skills().count() >= 12);
+        for skill in library.skills() {
+            agencybot_skills::install(
+                &store,
+                &library,
+                team.id,
+                &Target::Skill(skill.name.clone()),
+                "1",
+                sandbox_now(),
+            )
+            .await
+            .unwrap();
+        }
+        let api = ApiTarget {
+            base_url: sandbox.url(),
+            api_key: Secret::new("sandbox-key"),
+        };
+        let engine = engine(&config, &secrets, store, api, skills.clone()).unwrap();
+        let conversation = ConversationKey::direct("telegram-main", Platform::Telegram, "1", "1");
+        let request = |content: &str, instructions: Option<String>, mode: Mode| TurnRequest {
+            team: team.clone(),
+            conversation: conversation.clone(),
+            user_id: "1".into(),
+            role: Role::Owner,
+            content: InboundContent::Text(content.into()),
+            kind: RequestKind::Chat,
+            model: None,
+            mode,
+            instructions,
+        };
+
+        model.push(Reply::text("Hi!"));
+        run_turn(&engine, request("hi", None, Mode::Interactive)).await;
+        let chat = &model.requests()[0];
+        let system = chat["messages"][0]["content"].as_str().unwrap();
+        assert!(system.contains("50 connected"), "{system}");
+        assert!(
+            !system.contains("creator_number_49"),
+            "only a handful are listed"
+        );
+        assert!(library.skills().all(|s| system.contains(&s.name)));
+        let tool_names: Vec<&str> = chat["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap())
+            .collect();
+        for expected in [
+            "call_api",
+            "use_skill",
+            "schedule_task",
+            "usage_chart",
+            "choose_model",
+        ] {
+            assert!(
+                tool_names.contains(&expected),
+                "{expected} missing: {tool_names:?}"
+            );
+        }
+        let budget = prompt_tokens(chat);
+        eprintln!("50 accounts, every skill and tool: {budget} tokens");
+        assert!(budget <= 3000, "{budget} tokens");
+
+        // A scheduled run pins the longest skill: its body counts too.
+        let longest = library
+            .skills()
+            .max_by_key(|s| tokens::count(&s.body))
+            .unwrap();
+        let pinned = format!(
+            "This scheduled task follows the skill `{}`:\n{}",
+            longest.name, longest.body
+        );
+        model.push(Reply::text("Report."));
+        run_turn(
+            &engine,
+            TurnRequest {
+                kind: RequestKind::ScheduledTask,
+                ..request(
+                    "daily report",
+                    Some(pinned),
+                    Mode::Unattended {
+                        allowed_writes: Vec::new(),
+                    },
+                )
+            },
+        )
+        .await;
+        let run = &model.requests()[1];
+        let budget = prompt_tokens(run);
+        eprintln!(
+            "the same with the pinned skill `{}`: {budget} tokens",
+            longest.name
+        );
+        assert!(budget <= 3000, "{budget} tokens");
+    }
 }

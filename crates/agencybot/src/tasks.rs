@@ -47,6 +47,7 @@ pub async fn run(store: &Store, config: &Config, command: &TasksCommand) -> anyh
             team,
         } => {
             let team = pick_team(store, config, team.team.as_deref()).await?;
+            check_model(config, fields.model.as_deref())?;
             let prompt = fields
                 .prompt
                 .clone()
@@ -79,6 +80,7 @@ pub async fn run(store: &Store, config: &Config, command: &TasksCommand) -> anyh
             team,
         } => {
             let team = pick_team(store, config, team.team.as_deref()).await?;
+            check_model(config, fields.model.as_deref())?;
             let task = tasks::find(store, team.id, name).await?;
             let changes = TaskChanges {
                 name: rename.clone(),
@@ -127,6 +129,22 @@ pub async fn run(store: &Store, config: &Config, command: &TasksCommand) -> anyh
         }
     }
     Ok(())
+}
+
+/// A task's model must be one the configuration names.
+fn check_model(config: &Config, model: Option<&str>) -> anyhow::Result<()> {
+    let Some(model) = model else {
+        return Ok(());
+    };
+    let known = config.llm.named_models(&config.teams);
+    if known.iter().any(|m| m == model) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "there is no model `{model}` in the configuration; configured models: {}",
+            known.join(", ")
+        )
+    }
 }
 
 /// A task from the CLI options, with the channel defaulted to the team's

@@ -179,7 +179,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 2 migration(s) to SQLite:"),
+        text(&first).contains("Applied 3 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -187,7 +187,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (2 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (3 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -216,13 +216,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 2 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 3 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (2 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (3 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -413,16 +413,7 @@ async fn chat_in_the_terminal_asks_before_writing_and_runs_after_yes() {
         )
     })));
     model.push(Step::Dynamic(Box::new(|request: &Value| {
-        let note = request["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "system")
-            .unwrap()["content"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let note = agencybot_testkit::last_system_note(request);
         assert!(note.contains("\"status\":\"done\""), "{note}");
         Reply::text("Created the link “Terminal test”.")
     })));
@@ -724,6 +715,23 @@ async fn tasks_workflows_and_usage_from_the_cli() {
         "1",
     ]);
     assert!(!ok && out.contains("Mars/Olympus"), "{out}");
+    let (ok, out) = run(&[
+        "tasks",
+        "add",
+        "Claude",
+        "--prompt",
+        "x",
+        "--schedule",
+        "daily 08:00",
+        "--destination",
+        "1",
+        "--model",
+        "claude-9",
+    ]);
+    assert!(
+        !ok && out.contains("no model `claude-9`") && out.contains("gpt-4.1-mini"),
+        "{out}"
+    );
     // Allowed writes are checked against the catalog and shown with their fixed arguments.
     let (ok, out) = run(&[
         "tasks",

@@ -76,11 +76,11 @@ async fn main() {
         .unwrap();
     let ofapi = Client::new(ClientConfig::new(sandbox.url(), Secret::new("bench"))).unwrap();
     let model = ScriptedModel::start().await;
-    let model_client = ModelClient::new(&ModelConfig {
-        base_url: model.url(),
-        api_key: None,
-        timeout: Duration::from_secs(10),
-    })
+    let model_client = ModelClient::new(&ModelConfig::new(
+        model.url(),
+        None,
+        Duration::from_secs(10),
+    ))
     .unwrap();
     let prices = Prices(BTreeMap::from([(
         "gpt-4.1-mini".to_owned(),

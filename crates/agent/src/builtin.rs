@@ -1,7 +1,8 @@
-//! Internal tools every team has: CSV export, and the periods usage
-//! questions are asked in.
+//! Internal tools every team has: CSV export, the choice of a
+//! conversation's model, and the periods usage questions are asked in.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use agencybot_core::Attachment;
 use agencybot_ofapi::{Access, Catalog};
@@ -9,6 +10,7 @@ use chrono::Duration;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use crate::model::Models;
 use crate::tools::{InternalTool, ToolContext, ToolOutput};
 
 /// Period names users say, as a start time relative to now.
@@ -25,6 +27,85 @@ pub fn period_start(
         "all" => None,
         _ => return None,
     })
+}
+
+/// Switches the asking conversation to another configured model ("use
+/// Claude from now on"). A write: members and up, after their yes.
+pub struct ChooseModelTool {
+    models: Arc<Models>,
+}
+
+impl ChooseModelTool {
+    #[must_use]
+    pub fn new(models: Arc<Models>) -> Self {
+        ChooseModelTool { models }
+    }
+}
+
+impl InternalTool for ChooseModelTool {
+    fn name(&self) -> &str {
+        "choose_model"
+    }
+
+    fn description(&self) -> &str {
+        "Switch this conversation to another configured AI model (\"default\": the team's)."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {"model": {"type": "string"}},
+            "required": ["model"]
+        })
+    }
+
+    fn access(&self) -> Access {
+        Access::Write
+    }
+
+    fn check(&self, arguments: &Value) -> Result<(), String> {
+        let model = arguments["model"].as_str().unwrap_or_default();
+        if model == "default" {
+            return Ok(());
+        }
+        self.models
+            .check(model)
+            .map(|_| ())
+            .map_err(|unknown| unknown.to_string())
+    }
+
+    fn summarize(&self, arguments: &Value) -> String {
+        match arguments["model"].as_str().unwrap_or_default() {
+            "default" => "Make this conversation follow the team's model again".to_owned(),
+            model => match self.models.route(model) {
+                Ok(provider) => format!(
+                    "Answer this conversation with {model} (provider {}) from now on",
+                    provider.name
+                ),
+                Err(_) => format!("Answer this conversation with {model} from now on"),
+            },
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        context: &'a ToolContext<'a>,
+        arguments: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            self.check(&arguments)?;
+            let model = arguments["model"].as_str().filter(|m| *m != "default");
+            context
+                .store
+                .set_conversation_model(context.team.id, context.conversation, model, context.now)
+                .await
+                .map_err(|err| format!("the choice could not be saved: {err}"))?;
+            Ok(ToolOutput::new(json!({
+                "model": model.unwrap_or("the team's default"),
+                "applies_from": "the next message"
+            })))
+        })
+    }
 }
 
 /// Sends any list endpoint's items to the chat as a CSV file.

@@ -10,6 +10,7 @@ mod accounts;
 mod dispatch;
 mod gate;
 mod meter;
+mod reads;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::confirm::{self, Decision, Selection};
-use crate::model::{ModelClient, ModelError, Prices};
+use crate::model::{ModelError, Models, Prices};
 use crate::prompt::{self, AccountSummary, PromptInput};
 use crate::tools::{self, InternalTool, ToolRegistry};
 use crate::{builtin, memory, tokens};
@@ -64,6 +65,9 @@ pub struct EngineConfig {
     pub user_turns_per_minute: Option<NonZeroU32>,
     /// Turns a minute one team may start; `None` for no limit.
     pub team_turns_per_minute: Option<NonZeroU32>,
+    /// How long a read's answer is reused by later turns of the team
+    /// (unless the model asks for fresh data); zero turns reuse off.
+    pub read_reuse_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -79,8 +83,27 @@ impl Default for EngineConfig {
             turn_deadline: Duration::from_secs(180),
             user_turns_per_minute: NonZeroU32::new(20),
             team_turns_per_minute: NonZeroU32::new(120),
+            read_reuse_ttl: Duration::from_secs(120),
         }
     }
+}
+
+/// The messages of one model call: the conversation, then the context
+/// note, last so that everything before it stays a cacheable prefix.
+fn with_context(messages: &[Value], context: &Value) -> Vec<Value> {
+    let mut call = Vec::with_capacity(messages.len() + 1);
+    call.extend_from_slice(messages);
+    call.push(context.clone());
+    call
+}
+
+/// The argument of a `/model` command (empty when none is given); in
+/// Telegram groups the command may carry the bot's name (`/model@bot`).
+fn model_command(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let (command, argument) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let command = command.split('@').next().unwrap_or_default();
+    (command == "/model").then(|| argument.trim())
 }
 
 /// Text added to the system prompt for a team (installed skills…).
@@ -251,6 +274,8 @@ struct Turn<'a> {
     deadline: Instant,
     /// A read in this turn returned text written outside the team.
     outside_text: AtomicBool,
+    /// The reads made in this turn, each made once.
+    reads: reads::TurnReads,
 }
 
 impl Turn<'_> {
@@ -262,7 +287,7 @@ impl Turn<'_> {
 pub struct Engine {
     store: Store,
     ofapi: Client,
-    model: ModelClient,
+    models: Arc<Models>,
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     tools: ToolRegistry,
@@ -270,6 +295,7 @@ pub struct Engine {
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
     spend: Spend,
     limits: TurnLimits,
+    recent_reads: reads::RecentReads,
 }
 
 impl std::fmt::Debug for Engine {
@@ -285,17 +311,19 @@ impl Engine {
     pub fn new(
         store: Store,
         ofapi: Client,
-        model: ModelClient,
+        models: impl Into<Models>,
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Engine {
+        let models = Arc::new(models.into());
         let mut tools = ToolRegistry::default();
         tools.register(Arc::new(builtin::ExportCsvTool));
+        tools.register(Arc::new(builtin::ChooseModelTool::new(models.clone())));
         let limits = TurnLimits::new(config.user_turns_per_minute, config.team_turns_per_minute);
         Engine {
             store,
             ofapi,
-            model,
+            models,
             config,
             clock,
             tools,
@@ -303,6 +331,7 @@ impl Engine {
             accounts: Mutex::new(HashMap::new()),
             spend: Spend::default(),
             limits,
+            recent_reads: reads::RecentReads::default(),
         }
     }
 
@@ -331,12 +360,26 @@ impl Engine {
         self.clock.now()
     }
 
-    /// The model a request uses: its own, else the team's, else the default.
+    /// The models this install can use.
     #[must_use]
-    pub fn model_for(&self, request: &TurnRequest) -> String {
-        request
-            .model
-            .clone()
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    /// The model a request uses: its own (a task's), else the one chosen
+    /// for the conversation, else the team's, else the default.
+    pub async fn model_for(&self, request: &TurnRequest) -> String {
+        if let Some(model) = &request.model {
+            return model.clone();
+        }
+        let chosen = match self.store.conversation_model(&request.conversation).await {
+            Ok(chosen) => chosen,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the conversation's model");
+                None
+            }
+        };
+        chosen
             .or_else(|| request.team.default_model.clone())
             .unwrap_or_else(|| self.config.default_model.clone())
     }
@@ -364,13 +407,14 @@ impl Engine {
     /// from the user, the model or the API: every failure ends in a message.
     pub async fn handle(&self, request: TurnRequest, events: &EventSink) -> TurnReport {
         let started = Instant::now();
-        let model = self.model_for(&request);
+        let model = self.model_for(&request).await;
         let mut meter = Meter::default();
         let turn = Turn {
             request: &request,
             events,
             deadline: started + self.config.turn_deadline,
             outside_text: AtomicBool::new(false),
+            reads: reads::TurnReads::default(),
         };
         let _ = events.send(OutboundMessage::Typing);
         let ending = match self.respond(&turn, &model, &mut meter).await {
@@ -459,6 +503,11 @@ impl Engine {
                 self.decide(turn, Some(action_ids.clone()), decision, model, meter)
                     .await
             }
+            InboundContent::Text(text) if model_command(text).is_some() => {
+                tell(notices);
+                let argument = model_command(text).unwrap_or_default();
+                self.choose_model(request, model, argument).await
+            }
             InboundContent::Text(text) => match confirm::parse_reply(text) {
                 Some(decision) if self.has_open_actions(request).await => {
                     tell(notices);
@@ -489,6 +538,60 @@ impl Engine {
         Ok(Ending::answered(
             "Fresh start — I've forgotten this conversation. What would you like to know?".into(),
         ))
+    }
+
+    /// `/model`: which model the conversation uses, or a change of it.
+    async fn choose_model(
+        &self,
+        request: &TurnRequest,
+        in_use: &str,
+        argument: &str,
+    ) -> Result<Ending, EngineError> {
+        let known = self.models.known().join(", ");
+        if argument.is_empty() {
+            return Ok(Ending::answered(format!(
+                "This conversation uses {in_use}. Configured models: {known}. Change it with /model <name>, or /model default to follow the team's."
+            )));
+        }
+        if !request.role.can_confirm_writes() {
+            return Ok(Ending::refused(
+                "Only members, admins and owners can change the model; viewers can ask questions with the one chosen for them.".into(),
+            ));
+        }
+        let now = self.clock.now();
+        if argument == "default" {
+            self.store
+                .set_conversation_model(request.team.id, &request.conversation, None, now)
+                .await?;
+            let team_model = request
+                .team
+                .default_model
+                .clone()
+                .unwrap_or_else(|| self.config.default_model.clone());
+            return Ok(Ending::answered(format!(
+                "This conversation follows the team's model again: {team_model}."
+            )));
+        }
+        match self.models.check(argument) {
+            Ok(provider) => {
+                self.store
+                    .set_conversation_model(
+                        request.team.id,
+                        &request.conversation,
+                        Some(argument),
+                        now,
+                    )
+                    .await?;
+                Ok(Ending::answered(format!(
+                    "From now on this conversation uses {argument} (provider {}).",
+                    provider.name
+                )))
+            }
+            Err(unknown) => Ok(Ending::refused(format!(
+                "There is no model called `{}` here. Configured models: {}.",
+                unknown.model, unknown.known
+            ))),
+        }
     }
 
     async fn has_open_actions(&self, request: &TurnRequest) -> bool {
@@ -572,6 +675,25 @@ impl Engine {
             .store
             .conversation(request.team.id, &request.conversation, now)
             .await?;
+        let mut messages = self
+            .conversation_messages(request, &conversation, meter)
+            .await?;
+        let user = json!({"role": "user", "content": text});
+        self.remember(conversation.id, &user).await?;
+        messages.push(user);
+        self.run(turn, conversation.id, messages, model, meter)
+            .await
+    }
+
+    /// What the model is sent of a conversation, the same way on every
+    /// call: the system prompt, the list of earlier questions, and the
+    /// history kept within its budget (older turns compacted into the list).
+    async fn conversation_messages(
+        &self,
+        request: &TurnRequest,
+        conversation: &agencybot_store::Conversation,
+        meter: &mut Meter,
+    ) -> Result<Vec<Value>, EngineError> {
         let history = self.store.history(conversation.id).await?;
         let keep_from = memory::keep_from(&history, self.config.history_tokens);
         let mut summary = conversation.summary.clone();
@@ -583,7 +705,7 @@ impl Engine {
         }
         let mut messages = vec![self.system_message(request, meter).await?];
         if let Some(summary) = &summary {
-            messages.push(json!({"role": "user", "content": format!("(Earlier in this conversation)\n{summary}")}));
+            messages.push(json!({"role": "user", "content": format!("(Earlier in this conversation; older answers are not kept)\n{summary}")}));
             messages.push(json!({"role": "assistant", "content": "Noted."}));
         }
         let kept: Vec<Value> = history[keep_from..]
@@ -591,11 +713,7 @@ impl Engine {
             .map(|m| m.body.clone())
             .collect();
         messages.extend(memory::well_formed(kept));
-        let user = json!({"role": "user", "content": text});
-        self.remember(conversation.id, &user).await?;
-        messages.push(user);
-        self.run(turn, conversation.id, messages, model, meter)
-            .await
+        Ok(messages)
     }
 
     async fn system_message(
@@ -604,16 +722,11 @@ impl Engine {
         meter: &mut Meter,
     ) -> Result<Value, EngineError> {
         let accounts = self.accounts(&request.team, meter).await;
-        let open_actions = match request.mode {
-            Mode::Interactive => {
-                self.store
-                    .open_actions(&request.conversation, self.clock.now())
-                    .await?
-            }
-            Mode::Unattended { .. } => Vec::new(),
-        };
         let mut sections = Vec::new();
-        for section in &self.sections {
+        // A run that follows a pinned skill needs no list of the others.
+        let pinned =
+            matches!(request.mode, Mode::Unattended { .. }) && request.instructions.is_some();
+        for section in self.sections.iter().filter(|_| !pinned) {
             if let Some(text) = section.section(&request.team).await {
                 sections.push(text);
             }
@@ -622,14 +735,26 @@ impl Engine {
             team: &request.team,
             platform: request.conversation.platform,
             role: request.role,
-            now: self.clock.now(),
             accounts: accounts.as_deref().map_err(String::as_str),
-            open_actions: &open_actions,
             unattended: matches!(request.mode, Mode::Unattended { .. }),
             sections: &sections,
             instructions: request.instructions.as_deref(),
         });
         Ok(json!({"role": "system", "content": text}))
+    }
+
+    /// The context note sent last with every model call of the turn.
+    async fn context_message(&self, request: &TurnRequest) -> Result<Value, EngineError> {
+        let open_actions = match request.mode {
+            Mode::Interactive => {
+                self.store
+                    .open_actions(&request.conversation, self.clock.now())
+                    .await?
+            }
+            Mode::Unattended { .. } => Vec::new(),
+        };
+        let note = prompt::context_note(&request.team, self.clock.now(), &open_actions);
+        Ok(json!({"role": "system", "content": note}))
     }
 
     async fn remember(&self, conversation_id: i64, message: &Value) -> Result<(), EngineError> {
@@ -656,7 +781,29 @@ impl Engine {
     ) -> Result<Ending, EngineError> {
         let request = turn.request;
         let events = turn.events;
-        let definitions = tools::definitions(&self.tools);
+        let provider = match self.models.route(model) {
+            Ok(provider) => provider,
+            Err(unknown) => {
+                return Ok(Ending::stopped(
+                    format!(
+                        "I can't answer: no model service is configured for `{}` (configured models: {}). An admin can fix the team's model or the [[llm.providers]] section.",
+                        unknown.model, unknown.known
+                    ),
+                    UsageOutcome::Failed,
+                    Vec::new(),
+                    Vec::new(),
+                ));
+            }
+        };
+        // A scheduled run is offered no internal write it could not make.
+        let definitions = tools::definitions(&self.tools, |tool| match &request.mode {
+            Mode::Interactive => true,
+            Mode::Unattended { allowed_writes } => {
+                tool.access() == agencybot_ofapi::Access::Read
+                    || allowed_writes.iter().any(|w| w.tool == tool.name())
+            }
+        });
+        let context = self.context_message(request).await?;
         let mut executed = Vec::new();
         let mut skipped = Vec::new();
         for step in 0..self.config.max_steps {
@@ -666,7 +813,9 @@ impl Engine {
             let remaining = turn.deadline.saturating_duration_since(Instant::now());
             let completion = match tokio::time::timeout(
                 remaining,
-                self.model.complete(model, &messages, &definitions),
+                provider
+                    .client
+                    .complete(model, &with_context(&messages, &context), &definitions),
             )
             .await
             {
@@ -809,4 +958,21 @@ fn model_apology(error: &ModelError, changed: bool) -> String {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] agencybot_store::StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_command;
+
+    #[test]
+    fn model_commands_are_read_with_or_without_the_bot_name() {
+        assert_eq!(model_command("/model"), Some(""));
+        assert_eq!(
+            model_command(" /model  claude-sonnet-4.5 "),
+            Some("claude-sonnet-4.5")
+        );
+        assert_eq!(model_command("/model@agency_bot gpt-4.1"), Some("gpt-4.1"));
+        assert_eq!(model_command("/models"), None);
+        assert_eq!(model_command("which model is this?"), None);
+    }
 }

@@ -19,6 +19,7 @@
 mod builtin;
 mod compact;
 mod confirm;
+mod discovery;
 mod engine;
 mod hub;
 mod memory;
@@ -30,6 +31,7 @@ mod validate;
 
 pub use builtin::{csv_field, period_start, to_csv};
 pub use confirm::{Decision, Selection, parse_reply, summarize_call};
+pub use discovery::find_endpoints;
 pub use engine::{
     Engine, EngineConfig, EngineError, EventSink, MIN_CONFIRMATION_TTL, Mode, PromptSection,
     TurnReport, TurnRequest, duration_text,
@@ -39,10 +41,11 @@ pub use hub::{
     PROPOSAL_HEADING, Responder, Seen, ShownConfirmations, answered_text, refusal, split_text,
     split_text_by, too_large, utf16_len,
 };
-pub use model::{Completion, ModelClient, ModelConfig, ModelError, Price, Prices};
+pub use model::{
+    Completion, ModelClient, ModelConfig, ModelError, Models, Price, Prices, Provider, UnknownModel,
+};
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
 pub use tools::{
     InternalTool, ToolContext, ToolOutput, ToolRegistry, definitions as tool_definitions,
-    find_endpoints,
 };
 pub use validate::problems as schema_problems;

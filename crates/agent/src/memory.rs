@@ -1,8 +1,11 @@
 //! Which part of a conversation the model sees.
 //!
 //! History is cut at turn boundaries (a turn starts at a user message), so a
-//! tool call is never separated from its result. Dropped turns leave a line
-//! in the conversation's summary instead of costing tokens every call.
+//! tool call is never separated from its result. A dropped turn leaves one
+//! line, the first 120 characters of what the user asked, in the
+//! conversation's list of earlier questions (the newest eight). It is a
+//! list, not a summary: no model is asked to condense anything, so it costs
+//! no call and nothing the answers said is kept.
 
 use agencybot_store::StoredMessage;
 use serde_json::Value;
@@ -45,8 +48,8 @@ fn turn_starts(history: &[StoredMessage]) -> Vec<usize> {
     starts
 }
 
-/// The summary after dropping `dropped`: the old one plus what each dropped
-/// turn asked, keeping the last few lines.
+/// The list of earlier questions after dropping `dropped`: the old list
+/// plus the start of each question they asked, keeping the newest lines.
 #[must_use]
 pub fn summarize(previous: Option<&str>, dropped: &[StoredMessage]) -> Option<String> {
     let mut lines: Vec<String> = previous

@@ -19,6 +19,114 @@ pub struct ModelConfig {
     pub base_url: String,
     pub api_key: Option<Secret>,
     pub timeout: Duration,
+    /// Sent with every request (OpenRouter's `HTTP-Referer`, a gateway's
+    /// tenant header…); values may be secrets.
+    pub headers: Vec<(String, Secret)>,
+}
+
+impl ModelConfig {
+    #[must_use]
+    pub fn new(base_url: impl Into<String>, api_key: Option<Secret>, timeout: Duration) -> Self {
+        ModelConfig {
+            base_url: base_url.into(),
+            api_key,
+            timeout,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// One model service and the models it answers for.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub client: ModelClient,
+    /// Models routed here. Empty: every model no other provider lists.
+    pub models: Vec<String>,
+}
+
+/// Why a model cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("no configured provider serves the model `{model}`; configured models: {known}")]
+pub struct UnknownModel {
+    pub model: String,
+    /// The configured model names, comma-separated.
+    pub known: String,
+}
+
+/// The model services of this install, and which model goes where.
+#[derive(Debug, Clone)]
+pub struct Models {
+    providers: Vec<Provider>,
+    /// Names that may be chosen: every provider's list, priced models and
+    /// the default, sorted.
+    known: Vec<String>,
+}
+
+impl Models {
+    /// `extra_known` adds names a catch-all provider serves (priced models,
+    /// the default model), so they can be chosen by name.
+    #[must_use]
+    pub fn new(providers: Vec<Provider>, extra_known: impl IntoIterator<Item = String>) -> Self {
+        let mut known: Vec<String> = providers
+            .iter()
+            .flat_map(|p| p.models.iter().cloned())
+            .chain(extra_known)
+            .collect();
+        known.sort();
+        known.dedup();
+        Models { providers, known }
+    }
+
+    /// The provider a model's calls go to: the one that lists it, else the
+    /// one that serves everything else.
+    pub fn route(&self, model: &str) -> Result<&Provider, UnknownModel> {
+        self.providers
+            .iter()
+            .find(|p| p.models.iter().any(|m| m == model))
+            .or_else(|| self.providers.iter().find(|p| p.models.is_empty()))
+            .ok_or_else(|| self.unknown(model))
+    }
+
+    /// Whether `model` may be chosen for a conversation, a task or a team:
+    /// named in the configuration and served by a provider.
+    pub fn check(&self, model: &str) -> Result<&Provider, UnknownModel> {
+        if !self.known.iter().any(|m| m == model) {
+            return Err(self.unknown(model));
+        }
+        self.route(model)
+    }
+
+    /// The model names that may be chosen, sorted.
+    #[must_use]
+    pub fn known(&self) -> &[String] {
+        &self.known
+    }
+
+    fn unknown(&self, model: &str) -> UnknownModel {
+        UnknownModel {
+            model: model.to_owned(),
+            known: if self.known.is_empty() {
+                "none".to_owned()
+            } else {
+                self.known.join(", ")
+            },
+        }
+    }
+}
+
+impl From<ModelClient> for Models {
+    /// One provider serving every model.
+    fn from(client: ModelClient) -> Self {
+        Models::new(
+            vec![Provider {
+                name: "default".into(),
+                client,
+                models: Vec::new(),
+            }],
+            [],
+        )
+    }
 }
 
 /// USD per million tokens.
@@ -136,6 +244,15 @@ impl ModelClient {
         if let Some(key) = &config.api_key {
             openai = openai.with_api_key(key.expose());
         }
+        for (name, value) in &config.headers {
+            let invalid =
+                || ModelError::Network(format!("the header `{name}` is not a valid HTTP header"));
+            let header =
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            openai = openai
+                .with_header(header, value.expose())
+                .map_err(|_| invalid())?;
+        }
         Ok(ModelClient {
             client: async_openai::Client::build(http, openai),
         })
@@ -229,5 +346,54 @@ mod tests {
         let cost = prices.cost("gpt-4.1-mini", 1_000_000, 500_000);
         assert!((cost - 1.20).abs() < 1e-9);
         assert_eq!(prices.cost("unknown", 1000, 1000), 0.0);
+    }
+
+    fn provider(name: &str, models: &[&str]) -> Provider {
+        let config = ModelConfig::new("http://127.0.0.1:9/v1", None, Duration::from_secs(1));
+        Provider {
+            name: name.into(),
+            client: ModelClient::new(&config).unwrap(),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn models_route_to_the_provider_that_lists_them() {
+        let models = Models::new(
+            vec![
+                provider("openai", &["gpt-4.1-mini"]),
+                provider("anthropic", &["claude-sonnet-4.5"]),
+            ],
+            [],
+        );
+        assert_eq!(models.route("claude-sonnet-4.5").unwrap().name, "anthropic");
+        assert_eq!(models.check("gpt-4.1-mini").unwrap().name, "openai");
+        let unknown = models.check("gpt-9").unwrap_err();
+        assert_eq!(unknown.known, "claude-sonnet-4.5, gpt-4.1-mini");
+        assert!(unknown.to_string().contains("`gpt-9`"));
+    }
+
+    #[test]
+    fn a_provider_without_a_list_serves_the_rest() {
+        let models = Models::new(
+            vec![
+                provider("local", &[]),
+                provider("anthropic", &["claude-sonnet-4.5"]),
+            ],
+            ["llama3.1".to_owned()],
+        );
+        assert_eq!(models.route("anything").unwrap().name, "local");
+        assert_eq!(models.check("llama3.1").unwrap().name, "local");
+        assert!(
+            models.check("anything").is_err(),
+            "only named models may be chosen"
+        );
+    }
+
+    #[test]
+    fn bad_header_names_are_refused() {
+        let mut config = ModelConfig::new("http://127.0.0.1:9/v1", None, Duration::from_secs(1));
+        config.headers.push(("bad header".into(), Secret::new("x")));
+        assert!(ModelClient::new(&config).is_err());
     }
 }

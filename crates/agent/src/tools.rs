@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use agencybot_core::{Attachment, ConversationKey, Role, Team, Timestamp};
-use agencybot_ofapi::{Access, Catalog, Client, Endpoint};
+use agencybot_ofapi::{Access, Client, Endpoint};
 use agencybot_store::Store;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -23,6 +23,8 @@ pub struct ToolContext<'a> {
     pub user_id: &'a str,
     pub role: Role,
     pub conversation: &'a ConversationKey,
+    /// The model chosen for the conversation (`None`: the team's).
+    pub conversation_model: Option<&'a str>,
     pub store: &'a Store,
     pub ofapi: &'a Client,
     pub now: Timestamp,
@@ -114,9 +116,13 @@ fn function(name: &str, description: &str, parameters: Value) -> Value {
     json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}})
 }
 
-/// The tool definitions sent with every model call.
+/// The tool definitions sent with every model call: the API tools and the
+/// internal tools `offered` keeps.
 #[must_use]
-pub fn definitions(registry: &ToolRegistry) -> Vec<Value> {
+pub fn definitions(
+    registry: &ToolRegistry,
+    offered: impl Fn(&dyn InternalTool) -> bool,
+) -> Vec<Value> {
     let mut tools = vec![
         function(
             CALL_API,
@@ -125,7 +131,8 @@ pub fn definitions(registry: &ToolRegistry) -> Vec<Value> {
                 "type": "object",
                 "properties": {
                     "endpoint": {"type": "string", "description": "Endpoint id, e.g. statistics.get-earnings"},
-                    "arguments": {"type": "object", "description": "Path, query and body arguments by name"}
+                    "arguments": {"type": "object", "description": "Path, query and body arguments by name"},
+                    "fresh": {"type": "boolean", "description": "true only when the latest data is asked for"}
                 },
                 "required": ["endpoint", "arguments"]
             }),
@@ -140,93 +147,10 @@ pub fn definitions(registry: &ToolRegistry) -> Vec<Value> {
             }),
         ),
     ];
-    for tool in registry.iter() {
+    for tool in registry.iter().filter(|t| offered(t.as_ref())) {
         tools.push(function(tool.name(), tool.description(), tool.parameters()));
     }
     tools
-}
-
-/// Lower-case words, singular, without filler.
-fn words(text: &str) -> Vec<String> {
-    const FILLER: [&str; 10] = ["the", "a", "an", "of", "for", "to", "my", "and", "in", "on"];
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !FILLER.contains(w))
-        .map(|w| {
-            if w.len() > 3 {
-                w.trim_end_matches('s').to_owned()
-            } else {
-                w.to_owned()
-            }
-        })
-        .collect()
-}
-
-/// An endpoint with the words of its title, id and description.
-type IndexedEndpoint = (&'static Endpoint, Vec<String>, Vec<String>, Vec<String>);
-
-/// Each endpoint's words (id and title; description apart), and how rare
-/// each word is across the catalog, so "chargeback" outweighs "list".
-struct SearchIndex {
-    entries: Vec<IndexedEndpoint>,
-    rarity: std::collections::HashMap<String, f64>,
-}
-
-fn search_index() -> &'static SearchIndex {
-    static INDEX: std::sync::OnceLock<SearchIndex> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let entries: Vec<_> = Catalog::onlyfans()
-            .endpoints()
-            .iter()
-            .map(|e| (e, words(&e.title), words(&e.id), words(&e.description)))
-            .collect();
-        let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        for (_, title, id, _) in &entries {
-            let mut seen: Vec<&String> = title.iter().chain(id).collect();
-            seen.sort();
-            seen.dedup();
-            for word in seen {
-                *counts.entry(word.clone()).or_default() += 1;
-            }
-        }
-        let total = entries.len() as f64;
-        let rarity = counts
-            .into_iter()
-            .map(|(word, count)| (word, (total / count as f64).ln() + 1.0))
-            .collect();
-        SearchIndex { entries, rarity }
-    })
-}
-
-/// Endpoints matching the words of `query`, best first.
-#[must_use]
-pub fn find_endpoints(query: &str, limit: usize) -> Vec<&'static Endpoint> {
-    let index = search_index();
-    let query = words(query);
-    let mut scored: Vec<(f64, &'static Endpoint)> = index
-        .entries
-        .iter()
-        .filter_map(|(endpoint, title, id, description)| {
-            let mut score = 0.0;
-            for word in &query {
-                let weight = index.rarity.get(word).copied().unwrap_or(6.0);
-                if title.contains(word) {
-                    score += 3.0 * weight;
-                } else if id.contains(word) {
-                    score += 2.0 * weight;
-                } else if description.contains(word) {
-                    score += 0.5 * weight;
-                }
-            }
-            // Every title word asked for: this is most likely the one.
-            if !title.is_empty() && title.iter().all(|w| query.contains(w)) {
-                score *= 1.5;
-            }
-            (score > 0.0).then_some((score, *endpoint))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-    scored.into_iter().take(limit).map(|(_, e)| e).collect()
 }
 
 /// An endpoint as the model sees it in search results: short texts, the
@@ -270,28 +194,9 @@ fn shorten_descriptions(schema: &Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use agencybot_ofapi::Catalog;
 
-    #[test]
-    fn search_finds_the_endpoints_agencies_ask_for() {
-        let ids = |query| {
-            find_endpoints(query, 5)
-                .iter()
-                .map(|e| e.id.clone())
-                .collect::<Vec<_>>()
-        };
-        assert!(ids("mass message send").contains(&"mass-messaging.send-mass-message".to_owned()));
-        assert!(
-            ids("tracking link stats")
-                .contains(&"tracking-links.get-tracking-link-stats".to_owned())
-        );
-        assert!(
-            ids("chargebacks")
-                .iter()
-                .any(|id| id.starts_with("chargebacks."))
-        );
-        assert!(ids("zzzz qqq").is_empty());
-    }
+    use super::*;
 
     #[test]
     fn described_endpoints_keep_their_schema_but_not_long_texts() {

@@ -60,11 +60,11 @@ async fn harness_with(model_timeout: Duration, budget: Option<i64>) -> Harness {
     };
     let ofapi = Client::new(client_config).unwrap();
     let model = ScriptedModel::start().await;
-    let model_client = ModelClient::new(&ModelConfig {
-        base_url: model.url(),
-        api_key: Some(Secret::new("sk-test")),
-        timeout: model_timeout,
-    })
+    let model_client = ModelClient::new(&ModelConfig::new(
+        model.url(),
+        Some(Secret::new("sk-test")),
+        model_timeout,
+    ))
     .unwrap();
     let clock = Arc::new(ManualClock::new(now()));
     let config = EngineConfig {
@@ -306,15 +306,7 @@ async fn a_mass_message_runs_once_after_yes() {
     );
 
     h.model.push(Step::Dynamic(Box::new(|request: &Value| {
-        let messages = request["messages"].as_array().unwrap();
-        let note = messages
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "system")
-            .unwrap()["content"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let note = agencybot_testkit::last_system_note(request);
         assert!(note.contains("The user confirmed"), "{note}");
         assert!(note.contains("\"status\":\"done\""), "{note}");
         Reply::text("Done — your whales got the message.")
@@ -756,8 +748,8 @@ async fn dm_histories_are_private_and_reset_empties_them() {
     assert!(!after_reset.to_string().contains("PINEAPPLE"));
     assert_eq!(
         after_reset["messages"].as_array().unwrap().len(),
-        2,
-        "system prompt and the new question only"
+        3,
+        "system prompt, the new question and the context note only"
     );
 }
 
@@ -781,7 +773,7 @@ async fn long_histories_are_trimmed_without_separating_tool_calls_from_results()
         sent < 6000 + 4000,
         "history kept within its budget plus the current turn ({sent})"
     );
-    assert!(last.to_string().contains("(Earlier in this conversation)"));
+    assert!(last.to_string().contains("(Earlier in this conversation;"));
     assert!(last.to_string().contains("The user asked: Question 8"));
     assert!(
         !last.to_string().contains("\"Question 0\""),

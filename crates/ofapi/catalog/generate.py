@@ -14,7 +14,10 @@ Sources:
     pinned to `SDK_VERSION` below: parameter types, enums, required flags, wire
     names and descriptions. Its source files are parsed with `ast` (the package
     is imported only to locate and version-check it), so the output depends on
-    the SDK version alone.
+    the SDK version alone;
+  * `search_terms.toml` next to this script: hand-written synonyms and example
+    questions per category and per endpoint, merged into each entry as
+    `search_terms` for endpoint discovery.
 
 Run from the repository root (no network access apart from the pip install):
 
@@ -34,6 +37,7 @@ import ast
 import json
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +49,7 @@ CATALOG_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CATALOG_DIR.parents[2]  # crates/ofapi/catalog/ -> repository root
 ENDPOINTS_FILE = REPO_ROOT.parent / "shared" / "ofapi" / "endpoints.json"
 OUTPUT_FILE = CATALOG_DIR / "onlyfans.json"
+SEARCH_TERMS_FILE = CATALOG_DIR / "search_terms.toml"
 SDK_DIR = Path(onlyfansapi.__file__).resolve().parent
 
 PLATFORM = "onlyfans"
@@ -505,7 +510,7 @@ def property_schema(param: Param) -> dict:
     return describe(dict(param.schema), text)
 
 
-def catalog_entry(endpoint: dict, sdk: SdkMethod | None) -> dict:
+def catalog_entry(endpoint: dict, sdk: SdkMethod | None, search_terms: list[str]) -> dict:
     if sdk is not None:
         method, path, params = sdk.method, sdk.path, sdk.params
         description = shorten(sdk.description) or shorten(endpoint["description"])
@@ -530,6 +535,7 @@ def catalog_entry(endpoint: dict, sdk: SdkMethod | None) -> dict:
         "id": endpoint["id"],
         "title": endpoint["title"],
         "description": description,
+        "search_terms": search_terms,
         "category": endpoint["category"],
         "method": method,
         "path": path,
@@ -558,6 +564,84 @@ def match_endpoints(endpoints: list[dict], methods: list[SdkMethod]) -> dict[str
         else by_route.get((endpoint["method"], normalise_path(endpoint["path"])), [])
         for endpoint in endpoints
     }
+
+
+# --------------------------------------------------------------------------
+# Search terms
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class SearchTerms:
+    """The terms of `search_terms.toml`: per category and per endpoint id."""
+
+    categories: dict[str, list[str]]
+    endpoints: dict[str, list[str]]
+
+    def for_entry(self, endpoint_id: str, category: str) -> list[str]:
+        """Category terms, then the endpoint's, without repeats (compared case-insensitively), order kept."""
+        merged: list[str] = []
+        seen: set[str] = set()
+        for term in self.categories.get(category, []) + self.endpoints.get(endpoint_id, []):
+            if term.casefold() not in seen:
+                seen.add(term.casefold())
+                merged.append(term)
+        return merged
+
+
+def load_search_terms(endpoints: list[dict]) -> SearchTerms:
+    """Read and check `search_terms.toml` against the shared list's categories and ids.
+
+    Rejected with an error naming the table: unknown top-level keys, categories or
+    endpoint ids; tables with keys other than `terms`; `terms` that is not a
+    non-empty list of strings; empty terms, terms with leading, trailing or
+    repeated whitespace, and a term given twice in one list (case-insensitively).
+    """
+    name = SEARCH_TERMS_FILE.name
+    if not SEARCH_TERMS_FILE.is_file():
+        sys.exit(f"{name} not found next to generate.py")
+    try:
+        data = tomllib.loads(SEARCH_TERMS_FILE.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        sys.exit(f"{name}: {error}")
+    known = {"category": {e["category"] for e in endpoints}, "endpoint": {e["id"] for e in endpoints}}
+    errors: list[str] = []
+    for key in data:
+        if key not in known:
+            errors.append(f"unknown top-level table [{key}] (expected [category.<name>] or [endpoint.\"<id>\"])")
+    tables: dict[str, dict[str, list[str]]] = {"category": {}, "endpoint": {}}
+    for kind, names in known.items():
+        section = data.get(kind, {})
+        if not isinstance(section, dict):
+            errors.append(f"`{kind}` must be a table of tables")
+            continue
+        for key, table in section.items():
+            where = f"[{kind}.{key}]" if kind == "category" else f'[{kind}."{key}"]'
+            if key not in names:
+                errors.append(f"{where}: unknown {kind} {'name' if kind == 'category' else 'id'} `{key}`")
+                continue
+            if not isinstance(table, dict) or set(table) != {"terms"}:
+                extra = sorted(set(table) - {"terms"}) if isinstance(table, dict) else []
+                errors.append(f"{where}: must hold exactly one key, `terms`"
+                              + (f" (found {', '.join(extra)})" if extra else ""))
+                continue
+            terms = table["terms"]
+            if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
+                errors.append(f"{where}: `terms` must be a non-empty list of strings")
+                continue
+            seen: set[str] = set()
+            for term in terms:
+                if not term.strip():
+                    errors.append(f"{where}: empty term")
+                elif term != " ".join(term.split()):
+                    errors.append(f"{where}: term {term!r} has leading, trailing or repeated whitespace")
+                elif term.casefold() in seen:
+                    errors.append(f"{where}: duplicate term {term!r}")
+                seen.add(term.casefold())
+            tables[kind][key] = terms
+    if errors:
+        sys.exit(f"{name}: {len(errors)} error(s):\n  " + "\n  ".join(errors))
+    return SearchTerms(categories=tables["category"], endpoints=tables["endpoint"])
 
 
 # --------------------------------------------------------------------------
@@ -681,13 +765,19 @@ def main() -> None:
                         if e["platform"] == PLATFORM), key=lambda e: e["id"])
     methods = sdk_methods()
     candidates = match_endpoints(endpoints, methods)
+    search_terms = load_search_terms(endpoints)
     catalog = []
     for endpoint in endpoints:
         found = candidates[endpoint["id"]]
         # Several matching SDK methods would be as doubtful as none: use the shared list.
-        catalog.append(catalog_entry(endpoint, found[0] if len(found) == 1 else None))
+        catalog.append(catalog_entry(endpoint, found[0] if len(found) == 1 else None,
+                                     search_terms.for_entry(endpoint["id"], endpoint["category"])))
 
     print_summary(endpoints, methods, candidates, catalog)
+    categories = {entry["category"] for entry in catalog}
+    print(f"Search terms ({SEARCH_TERMS_FILE.name}): {len(search_terms.categories)} of {len(categories)} "
+          f"categories, {len(search_terms.endpoints)} of {len(catalog)} endpoints with their own terms, "
+          f"{sum(not entry['search_terms'] for entry in catalog)} endpoints with none")
     check_catalog(catalog, endpoints)
     OUTPUT_FILE.write_text(json.dumps(catalog, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"Wrote {len(catalog)} endpoints to {OUTPUT_FILE.relative_to(REPO_ROOT)}")

@@ -55,6 +55,10 @@ pub struct Endpoint {
     pub id: String,
     pub title: String,
     pub description: String,
+    /// What agencies say for it: synonyms and short example questions, from
+    /// `catalog/search_terms.toml`, for endpoint discovery.
+    #[serde(default)]
+    pub search_terms: Vec<String>,
     pub category: String,
     pub method: String,
     /// With `{name}` placeholders, e.g. `/api/{account}/tracking-links`.

@@ -19,7 +19,8 @@ use crate::workflows::{self, Workflow};
 
 /// Offers the task, workflow and chart tools to the engine.
 pub fn register(engine: &mut Engine, workflows: Arc<Vec<Workflow>>) {
-    engine.register_tool(Arc::new(ScheduleTask));
+    let models = engine.models().known().to_vec();
+    engine.register_tool(Arc::new(ScheduleTask { models }));
     engine.register_tool(Arc::new(ListTasks));
     engine.register_tool(Arc::new(ChangeTask));
     engine.register_tool(Arc::new(RunTaskNow));
@@ -72,23 +73,40 @@ async fn here(context: &ToolContext<'_>) -> Result<(String, String), String> {
     Ok((channel.name, context.conversation.chat.clone()))
 }
 
-async fn create_here(
-    context: &ToolContext<'_>,
-    name: &str,
-    prompt: &str,
-    schedule: &str,
+/// What a task made in a chat is: where it reports, which model answers
+/// (the one asked for, else the chat's own choice), what it asks.
+struct TaskHere<'a> {
+    name: &'a str,
+    prompt: &'a str,
+    schedule: &'a str,
     zone: String,
     skill: Option<String>,
+    model: Option<&'a str>,
     allowed_writes: Vec<AllowedWrite>,
+}
+
+async fn create_here(
+    context: &ToolContext<'_>,
+    wanted: TaskHere<'_>,
 ) -> Result<ToolOutput, String> {
+    let TaskHere {
+        name,
+        prompt,
+        schedule,
+        zone,
+        skill,
+        model,
+        allowed_writes,
+    } = wanted;
     let (channel, destination) = here(context).await?;
+    let model = model.or(context.conversation_model).map(str::to_owned);
     let task = NewScheduledTask {
         team_id: context.team.id,
         name: name.to_owned(),
         creator: context.user_id.to_owned(),
         channel,
         destination,
-        model: None,
+        model,
         prompt: prompt.to_owned(),
         skill,
         schedule: schedule.to_owned(),
@@ -105,7 +123,10 @@ async fn create_here(
     })))
 }
 
-struct ScheduleTask;
+struct ScheduleTask {
+    /// The models a task may be given.
+    models: Vec<String>,
+}
 
 impl InternalTool for ScheduleTask {
     fn name(&self) -> &str {
@@ -124,7 +145,8 @@ impl InternalTool for ScheduleTask {
                 "prompt": {"type": "string", "description": "What each run asks; state every choice, runs cannot ask back"},
                 "schedule": {"type": "string"},
                 "timezone": {"type": "string", "description": "IANA, e.g. Europe/Berlin: the user's, else the team's; ask if neither is known"},
-                "skill": {"type": "string"}
+                "skill": {"type": "string"},
+                "model": {"type": "string", "description": "Only if the user names one; else this chat's model"}
             },
             "required": ["name", "prompt", "schedule", "timezone"]
         })
@@ -143,18 +165,27 @@ impl InternalTool for ScheduleTask {
         required(arguments, "prompt")?;
         required(arguments, "schedule")?;
         required(arguments, "timezone")?;
+        if let Some(model) = text(arguments, "model")
+            && !self.models.iter().any(|m| m == model)
+        {
+            return Err(format!(
+                "there is no model `{model}`; configured models: {}",
+                self.models.join(", ")
+            ));
+        }
         check_when(arguments)
     }
 
     fn summarize(&self, arguments: &Value) -> String {
         format!(
-            "Create the scheduled task “{}”: {} ({}), reporting to this chat, asking: “{}”{}. {} Each run uses credits.",
+            "Create the scheduled task “{}”: {} ({}), reporting to this chat, asking: “{}”{}, answered by {}. {} Each run uses credits.",
             text(arguments, "name").unwrap_or_default(),
             text(arguments, "schedule").unwrap_or_default(),
             text(arguments, "timezone").unwrap_or("team timezone"),
             text(arguments, "prompt").unwrap_or_default(),
             text(arguments, "skill")
                 .map_or(String::new(), |s| format!(", following the skill {s}")),
+            text(arguments, "model").unwrap_or("this chat's model"),
             tasks::describe_writes(&[])
         )
     }
@@ -167,12 +198,15 @@ impl InternalTool for ScheduleTask {
         Box::pin(async move {
             create_here(
                 context,
-                required(&arguments, "name")?,
-                required(&arguments, "prompt")?,
-                required(&arguments, "schedule")?,
-                zone_of(&arguments, context),
-                text(&arguments, "skill").map(str::to_owned),
-                Vec::new(),
+                TaskHere {
+                    name: required(&arguments, "name")?,
+                    prompt: required(&arguments, "prompt")?,
+                    schedule: required(&arguments, "schedule")?,
+                    zone: zone_of(&arguments, context),
+                    skill: text(&arguments, "skill").map(str::to_owned),
+                    model: text(&arguments, "model"),
+                    allowed_writes: Vec::new(),
+                },
             )
             .await
         })
@@ -501,12 +535,15 @@ impl InternalTool for UseWorkflow {
             let workflow = self.workflow(&arguments)?;
             create_here(
                 context,
-                &workflow.name,
-                &workflow.prompt,
-                text(&arguments, "schedule").unwrap_or(&workflow.schedule),
-                zone_of(&arguments, context),
-                workflow.skill.clone(),
-                workflow.writes()?,
+                TaskHere {
+                    name: &workflow.name,
+                    prompt: &workflow.prompt,
+                    schedule: text(&arguments, "schedule").unwrap_or(&workflow.schedule),
+                    zone: zone_of(&arguments, context),
+                    skill: workflow.skill.clone(),
+                    model: None,
+                    allowed_writes: workflow.writes()?,
+                },
             )
             .await
         })

@@ -512,16 +512,8 @@ async fn by_chat_a_paused_task_is_not_run_and_usage_is_grouped_as_asked() {
             .contains("Run the scheduled task “digest” once now")
     );
     stack.model.push(Step::Dynamic(Box::new(|request: &Value| {
-        let messages = request["messages"].as_array().unwrap();
-        let note = messages
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "system")
-            .unwrap();
-        assert!(
-            note.to_string().contains("paused; resume it first"),
-            "{note}"
-        );
+        let note = agencybot_testkit::last_system_note(request);
+        assert!(note.contains("paused; resume it first"), "{note}");
         Reply::text("It is paused.")
     })));
     assert_eq!(chat_turn(&stack, "yes").await, "It is paused.");
@@ -545,4 +537,90 @@ async fn by_chat_a_paused_task_is_not_run_and_usage_is_grouped_as_asked() {
         "Two requests today."
     );
     assert_eq!(stack.model.remaining(), 0);
+}
+
+#[tokio::test]
+async fn a_task_made_in_a_chat_takes_the_chats_model_and_runs_on_it() {
+    let stack = Stack::start_with(CHANNEL, Platform::Telegram, &members(), false, |engine| {
+        agencybot_scheduler::register(engine, Arc::new(Vec::new()));
+    })
+    .await;
+    let chat = agencybot_core::ConversationKey {
+        channel: CHANNEL.into(),
+        platform: Platform::Telegram,
+        chat: CHAT.into(),
+        thread: None,
+        user: None,
+    };
+    stack
+        .store
+        .set_conversation_model(
+            stack.team.id,
+            &chat,
+            Some("claude-sonnet-4.5"),
+            stack.clock.now(),
+        )
+        .await
+        .unwrap();
+    let arguments = json!({"name": "Digest", "prompt": "Net earnings yesterday", "schedule": "daily 08:00", "timezone": "Europe/Berlin"});
+    stack
+        .model
+        .push(Reply::tool("schedule_task", arguments.clone()));
+    assert!(
+        chat_turn(&stack, "every morning send our earnings")
+            .await
+            .contains("answered by this chat's model")
+    );
+    stack.model.push(Reply::text("Created."));
+    chat_turn(&stack, "yes").await;
+    let tasks = stack.store.tasks(stack.team.id).await.unwrap();
+    assert_eq!(tasks[0].model.as_deref(), Some("claude-sonnet-4.5"));
+
+    // Naming a model nobody configured is refused before anything is proposed.
+    let mut named = arguments;
+    named["name"] = json!("Other");
+    named["model"] = json!("gpt-9-ultra");
+    stack.model.push(Reply::tool("schedule_task", named));
+    stack.model.push(Step::Dynamic(Box::new(|request: &Value| {
+        let result = last_tool_result(request);
+        assert!(
+            result["error"]
+                .as_str()
+                .unwrap()
+                .contains("no model `gpt-9-ultra`"),
+            "{result}"
+        );
+        Reply::text("That model is not configured.")
+    })));
+    assert_eq!(
+        chat_turn(&stack, "another on gpt 9").await,
+        "That model is not configured."
+    );
+    assert_eq!(stack.store.tasks(stack.team.id).await.unwrap().len(), 1);
+
+    // The run goes to the task's model.
+    stack
+        .clock
+        .set(tasks[0].next_run_at.unwrap() + chrono::Duration::seconds(5));
+    stack.model.push(Reply::text("Yesterday: $512 net."));
+    let delivered = Delivered::default();
+    let runner = runner(&stack, Arc::new(delivered.clone()), "one");
+    tick_all(std::slice::from_ref(&runner)).await;
+    let run = stack.model.requests().pop().unwrap();
+    assert_eq!(run["model"], "claude-sonnet-4.5");
+    assert!(
+        delivered
+            .texts()
+            .iter()
+            .any(|(_, text)| text.contains("$512"))
+    );
+    let usage = stack
+        .store
+        .usage_records(&UsageFilter {
+            kind: Some(RequestKind::ScheduledTask),
+            ..UsageFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(usage[0].model, "claude-sonnet-4.5");
 }

@@ -12,6 +12,8 @@ pub struct Conversation {
     pub key: ConversationKey,
     /// Summary of turns dropped from the history to keep it short.
     pub summary: Option<String>,
+    /// The model chosen for this conversation; `None` follows the team.
+    pub model: Option<String>,
 }
 
 /// One chat-completions message (user, assistant with tool calls, tool result)
@@ -31,6 +33,7 @@ struct ConversationRow {
     team_id: i64,
     key: String,
     summary: Option<String>,
+    model: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,7 +59,7 @@ impl Store {
                 "INSERT INTO conversations (team_id, key, platform, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (key) DO UPDATE SET updated_at = $4 \
-                 RETURNING id, team_id, key, summary",
+                 RETURNING id, team_id, key, summary, model",
                 args![team_id, key.to_string(), key.platform.as_str(), millis(now)],
             )
             .await?;
@@ -68,7 +71,38 @@ impl Store {
             team_id: row.team_id,
             key: parse_stored("conversation key", &row.key)?,
             summary: row.summary,
+            model: row.model,
         })
+    }
+
+    /// The model chosen for the conversation, if it exists and chose one.
+    pub async fn conversation_model(&self, key: &ConversationKey) -> Result<Option<String>> {
+        let found: Option<(Option<String>,)> = self
+            .db
+            .fetch_optional(
+                "SELECT model FROM conversations WHERE key = $1",
+                args![key.to_string()],
+            )
+            .await?;
+        Ok(found.and_then(|(model,)| model))
+    }
+
+    /// Chooses the model of a conversation (`None`: the team's again).
+    pub async fn set_conversation_model(
+        &self,
+        team_id: i64,
+        key: &ConversationKey,
+        model: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let conversation = self.conversation(team_id, key, now).await?;
+        self.db
+            .execute(
+                "UPDATE conversations SET model = $2, updated_at = $3 WHERE id = $1",
+                args![conversation.id, model.map(str::to_owned), millis(now)],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Whether anything was ever said in the conversation (for adapters

@@ -23,7 +23,7 @@ macro_rules! channel_columns {
 }
 
 /// A team as declared in the config.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TeamSpec {
     pub name: String,
     pub default_model: Option<String>,

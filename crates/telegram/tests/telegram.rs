@@ -384,7 +384,7 @@ async fn messages_of_one_chat_are_answered_in_order() {
         .requests()
         .iter()
         .map(|r| {
-            r["messages"].as_array().unwrap().last().unwrap()["content"]
+            agencybot_testkit::conversation(r).last().unwrap()["content"]
                 .as_str()
                 .unwrap()
                 .to_owned()

@@ -11,7 +11,7 @@ mod telegram;
 mod tools;
 
 pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
-pub use model::{Reply, ScriptedModel, Step, last_tool_result};
+pub use model::{Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
 pub use slack::{FakeSlack, SLACK_BOT_USER, SlackCall, post_signed, slack_signature};
 pub use stack::{Stack, StackOptions, TestMember, run_turn, sandbox_now};

@@ -76,6 +76,37 @@ pub fn last_tool_result(request: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The conversation a chat-completions request carries: its messages
+/// without the context note (time, waiting writes) the engine sends last.
+#[must_use]
+pub fn conversation(request: &Value) -> Vec<Value> {
+    let mut messages = request["messages"].as_array().cloned().unwrap_or_default();
+    if messages.last().is_some_and(is_context_note) {
+        messages.pop();
+    }
+    messages
+}
+
+/// The newest system message of the conversation (an outcome of a
+/// confirmed write, a notice), as text.
+#[must_use]
+pub fn last_system_note(request: &Value) -> String {
+    conversation(request)
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "system")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn is_context_note(message: &Value) -> bool {
+    message["role"] == "system"
+        && message["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("[agencybot] Now:"))
+}
+
 /// What the server does for one request.
 pub enum Step {
     Reply(Reply),
@@ -96,6 +127,8 @@ impl From<Reply> for Step {
 struct Shared {
     script: VecDeque<Step>,
     requests: Vec<Value>,
+    /// Each request's headers, in order, names lower-case.
+    headers: Vec<Vec<(String, String)>>,
     calls: u64,
 }
 
@@ -112,15 +145,18 @@ impl ScriptedModel {
         let shared = Arc::new(Mutex::new(Shared {
             script: VecDeque::new(),
             requests: Vec::new(),
+            headers: Vec::new(),
             calls: 0,
         }));
         let state = shared.clone();
         let app = axum::Router::new().route(
             "/v1/chat/completions",
-            axum::routing::post(move |Json(body): Json<Value>| {
-                let state = state.clone();
-                async move { answer(&state, body).await }
-            }),
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, Json(body): Json<Value>| {
+                    let state = state.clone();
+                    async move { answer(&state, &headers, body).await }
+                },
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -152,6 +188,22 @@ impl ScriptedModel {
         self.lock().requests.clone()
     }
 
+    /// A header of every request so far (`None` where it was missing).
+    #[must_use]
+    pub fn header_values(&self, name: &str) -> Vec<Option<String>> {
+        let name = name.to_ascii_lowercase();
+        self.lock()
+            .headers
+            .iter()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.clone())
+            })
+            .collect()
+    }
+
     /// Steps not consumed yet.
     #[must_use]
     pub fn remaining(&self) -> usize {
@@ -165,12 +217,27 @@ impl ScriptedModel {
     }
 }
 
-async fn answer(shared: &Arc<Mutex<Shared>>, body: Value) -> Response {
+async fn answer(
+    shared: &Arc<Mutex<Shared>>,
+    headers: &axum::http::HeaderMap,
+    body: Value,
+) -> Response {
     let (step, call) = {
         let mut shared = shared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         shared.requests.push(body.clone());
+        shared.headers.push(
+            headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        value.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        );
         shared.calls += 1;
         (shared.script.pop_front(), shared.calls)
     };

@@ -168,11 +168,11 @@ impl Stack {
         client_config.timeout = options.ofapi_timeout;
         let ofapi = Client::new(client_config).expect("client");
         let model = ScriptedModel::start().await;
-        let model_client = ModelClient::new(&ModelConfig {
-            base_url: model.url(),
-            api_key: None,
-            timeout: Duration::from_secs(10),
-        })
+        let model_client = ModelClient::new(&ModelConfig::new(
+            model.url(),
+            None,
+            Duration::from_secs(10),
+        ))
         .expect("model client");
         let clock = Arc::new(ManualClock::new(sandbox_now()));
         let mut engine = Engine::new(

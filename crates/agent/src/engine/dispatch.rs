@@ -9,7 +9,7 @@ use std::time::Instant;
 use agencybot_ofapi::{Access, Catalog, Endpoint};
 use serde_json::{Map, Value, json};
 
-use super::{CallResult, Engine, Turn};
+use super::{CallResult, Engine, Turn, reads};
 use crate::model::ToolCall;
 use crate::tools::{self, InternalTool, ToolContext, ToolOutput};
 use crate::{compact, confirm, validate};
@@ -61,7 +61,7 @@ impl Engine {
                     .get("query")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let found: Vec<Value> = tools::find_endpoints(query, 5)
+                let found: Vec<Value> = crate::discovery::find_endpoints(query, 5)
                     .into_iter()
                     .map(tools::describe_endpoint)
                     .collect();
@@ -88,10 +88,11 @@ impl Engine {
             );
         };
         let Some(endpoint) = Catalog::onlyfans().get(id) else {
-            let suggestions: Vec<String> = tools::find_endpoints(&id.replace(['.', '-'], " "), 3)
-                .into_iter()
-                .map(|e| e.id.clone())
-                .collect();
+            let suggestions: Vec<String> =
+                crate::discovery::find_endpoints(&id.replace(['.', '-'], " "), 3)
+                    .into_iter()
+                    .map(|e| e.id.clone())
+                    .collect();
             return CallResult::error(format!(
                 "unknown endpoint `{id}`{}",
                 if suggestions.is_empty() {
@@ -122,7 +123,8 @@ impl Engine {
             }));
         }
         if endpoint.access == Access::Read {
-            return self.read(turn, endpoint, &args).await;
+            let fresh = arguments.get("fresh").and_then(Value::as_bool) == Some(true);
+            return self.read(turn, endpoint, &args, fresh).await;
         }
         let lists = match self.name_lists(&args).await {
             Ok(lists) => lists,
@@ -207,7 +209,57 @@ impl Engine {
         Ok(ListNames { names, credits })
     }
 
+    /// A read, made once per turn, and reused from a recent turn unless
+    /// `fresh` data is asked for.
     async fn read(
+        &self,
+        turn: &Turn<'_>,
+        endpoint: &Endpoint,
+        args: &Map<String, Value>,
+        fresh: bool,
+    ) -> CallResult {
+        if OUTSIDE_TEXT.contains(&endpoint.category.as_str()) {
+            turn.outside_text.store(true, Ordering::SeqCst);
+        }
+        let team = turn.request.team.id;
+        let key = reads::read_key(&endpoint.id, args);
+        let cell = turn.reads.cell(&key);
+        if let Some(answer) = cell.get() {
+            return CallResult::content(answer.clone());
+        }
+        if !fresh
+            && let Some((age, answer)) =
+                self.recent_reads
+                    .get(team, &key, self.config.read_reuse_ttl, self.clock.now())
+        {
+            let answer = reads::aged(answer, age);
+            let _ = cell.set(answer.clone());
+            return CallResult::content(answer);
+        }
+        let mut made = None;
+        let answer = cell
+            .get_or_init(|| async {
+                let result = self.read_from_api(turn, endpoint, args).await;
+                let answer = result.content.clone();
+                made = Some(result);
+                answer
+            })
+            .await
+            .clone();
+        let Some(result) = made else {
+            // Another call of this step made it.
+            return CallResult::content(answer);
+        };
+        if result.content.get("error").is_some() {
+            // A failed read may be tried again.
+            turn.reads.discard(&key);
+        } else {
+            self.recent_reads.put(team, &key, answer, self.clock.now());
+        }
+        result
+    }
+
+    async fn read_from_api(
         &self,
         turn: &Turn<'_>,
         endpoint: &Endpoint,
@@ -217,9 +269,6 @@ impl Engine {
             Ok(reserved) => reserved,
             Err(refused) => return refused,
         };
-        if OUTSIDE_TEXT.contains(&endpoint.category.as_str()) {
-            turn.outside_text.store(true, Ordering::SeqCst);
-        }
         let remaining = turn.deadline.saturating_duration_since(Instant::now());
         let result =
             match tokio::time::timeout(remaining, self.ofapi.call(&endpoint.id, args)).await {
@@ -299,11 +348,17 @@ impl Engine {
                 .events
                 .send(agencybot_core::OutboundMessage::File(attachment));
         };
+        let conversation_model = self
+            .store
+            .conversation_model(&request.conversation)
+            .await
+            .unwrap_or_default();
         let context = ToolContext {
             team: &request.team,
             user_id: &request.user_id,
             role: request.role,
             conversation: &request.conversation,
+            conversation_model: conversation_model.as_deref(),
             store: &self.store,
             ofapi: &self.ofapi,
             now: self.clock.now(),

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::meter::Meter;
 use super::{CallResult, Ending, Engine, EngineError, Mode, Turn};
 use crate::confirm::{Decision, Selection};
-use crate::memory;
 
 /// Begins the answer that asks which of several waiting requests is meant;
 /// numbers typed after it refer to its list.
@@ -152,6 +151,9 @@ impl Engine {
         tool: &str,
         arguments: &Value,
     ) -> (Performed, i64) {
+        // Whatever it changes, later reads must see.
+        turn.reads.forget();
+        self.recent_reads.forget_team(turn.request.team.id);
         if let Some(endpoint) = Catalog::onlyfans().get(tool) {
             let args = arguments.as_object().cloned().unwrap_or_default();
             return match self.ofapi.call(&endpoint.id, &args).await {
@@ -336,15 +338,9 @@ impl Engine {
             });
         }
         // Something ran: the model reports the outcome in its own words.
-        let mut messages = vec![self.system_message(request, meter).await?];
-        let history = self.store.history(conversation.id).await?;
-        let keep_from = memory::keep_from(&history, self.config.history_tokens);
-        messages.extend(memory::well_formed(
-            history[keep_from..]
-                .iter()
-                .map(|m| m.body.clone())
-                .collect(),
-        ));
+        let messages = self
+            .conversation_messages(request, &conversation, meter)
+            .await?;
         let mut ending = self
             .run(turn, conversation.id, messages, model, meter)
             .await?;

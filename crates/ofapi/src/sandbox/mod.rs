@@ -131,7 +131,13 @@ pub(crate) struct State {
     pub base_url: String,
     /// How long answers to writes are held back (after the write applies).
     pub write_delay: Option<std::time::Duration>,
+    /// Every request received, as "METHOD /path?query", oldest first
+    /// (the newest `REQUESTS_KEPT`).
+    requests: Vec<String>,
 }
+
+/// Requests the log keeps.
+const REQUESTS_KEPT: usize = 10_000;
 
 /// A running sandbox. Dropping it stops the server.
 pub struct Sandbox {
@@ -192,6 +198,13 @@ impl Sandbox {
     #[must_use]
     pub fn balance(&self) -> i64 {
         lock(&self.state).balance
+    }
+
+    /// Every request received, as "METHOD /path?query", oldest first: tests
+    /// count how often an endpoint was reached.
+    #[must_use]
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.state).requests.clone()
     }
 
     /// Values that did not fit the SDK's response models and were sent as `null`.
@@ -283,6 +296,14 @@ fn answer(
     body: Bytes,
 ) -> Response {
     let mut state = lock(state);
+    if state.requests.len() == REQUESTS_KEPT {
+        state.requests.remove(0);
+    }
+    let line = match uri.query() {
+        Some(query) => format!("{method} {}?{query}", uri.path()),
+        None => format!("{method} {}", uri.path()),
+    };
+    state.requests.push(line);
     let expected = format!("Bearer {}", state.config.api_key);
     let authorized = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -402,6 +423,7 @@ impl State {
             mismatches: Vec::new(),
             base_url,
             write_delay: None,
+            requests: Vec::new(),
             config,
         }
     }

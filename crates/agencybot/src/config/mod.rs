@@ -1,0 +1,648 @@
+//! The configuration file, its environment overrides, and secrets.
+//!
+//! One TOML file (see `config/agencybot.example.toml`, which documents every
+//! key). Scalar keys of the `[general]`, `[database]`, `[llm]` and `[ofapi]`
+//! sections can be overridden by `AGENCYBOT_<SECTION>_<KEY>` environment
+//! variables. Secrets are never read from the file: each is named by an
+//! `*_env` key and read from that environment variable, or from the
+//! `KEY=value` secrets file named by `general.secrets_file`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use agencybot_core::{Platform, Role};
+use serde::Deserialize;
+use toml::Spanned;
+
+mod env;
+mod load;
+mod secrets;
+#[cfg(test)]
+mod tests;
+
+pub use load::{ConfigError, Origin, load, parse};
+pub use secrets::{SecretNeed, Secrets};
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/agencybot.toml";
+pub const EXAMPLE_CONFIG_PATH: &str = "config/agencybot.example.toml";
+const ENV_PREFIX: &str = "AGENCYBOT_";
+/// The channel name of `agencybot chat` conversations.
+pub const TERMINAL_CHANNEL: &str = "terminal";
+/// Sections whose scalar keys environment variables may override.
+const OVERRIDABLE_SECTIONS: [&str; 7] = [
+    "general",
+    "database",
+    "llm",
+    "ofapi",
+    "limits",
+    "skills",
+    "scheduler",
+];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub general: General,
+    pub database: Database,
+    pub llm: Llm,
+    pub ofapi: Ofapi,
+    pub limits: Limits,
+    pub skills: SkillsConfig,
+    pub scheduler: SchedulerConfig,
+    pub teams: Vec<TeamConfig>,
+    pub channels: Channels,
+}
+
+/// What one person, one team or one request may use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Requests a minute one person may start; 0 for no limit.
+    pub user_turns_per_minute: u32,
+    /// Requests a minute one team may start; 0 for no limit.
+    pub team_turns_per_minute: u32,
+    /// A request stops starting model calls and API reads after this long.
+    pub turn_deadline_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            user_turns_per_minute: 20,
+            team_turns_per_minute: 120,
+            turn_deadline_secs: 180,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SkillsConfig {
+    /// The built-in skills folder (relative to the working directory).
+    pub dir: PathBuf,
+    /// An extra folder with the agency's own skills.
+    pub extra_dir: Option<PathBuf>,
+    /// How often `agencybot run` looks for changed skill files, in seconds.
+    pub reload_secs: u64,
+}
+
+impl Default for SkillsConfig {
+    fn default() -> Self {
+        SkillsConfig {
+            dir: PathBuf::from("skills"),
+            extra_dir: None,
+            reload_secs: 5,
+        }
+    }
+}
+
+impl SkillsConfig {
+    #[must_use]
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(self.dir.clone())
+            .chain(self.extra_dir.clone())
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Ready-made tasks offered by `agencybot workflows` and in chat.
+    pub workflows: PathBuf,
+    /// How often due tasks are looked for, in seconds.
+    pub tick_secs: u64,
+    /// After downtime, a missed run younger than this (minutes) runs once.
+    pub catch_up_minutes: u64,
+    /// Tries per run before it counts as failed.
+    pub attempts: u32,
+    /// Seconds before the second try; doubles for each further one.
+    pub retry_secs: u64,
+    /// Failed runs in a row after which a task is paused.
+    pub pause_after: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            workflows: PathBuf::from("config/workflows.toml"),
+            tick_secs: 15,
+            catch_up_minutes: 60,
+            attempts: 3,
+            retry_secs: 30,
+            pause_after: 3,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Where the SQLite database and other state live (relative to the
+    /// working directory).
+    pub data_dir: PathBuf,
+    /// `tracing` filter, e.g. `info` or `agencybot=debug,info`.
+    pub log: String,
+    /// Optional `KEY=value` file read for secrets missing from the environment.
+    pub secrets_file: Option<PathBuf>,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            data_dir: PathBuf::from("data"),
+            log: "info".into(),
+            secrets_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// Empty: SQLite at `<data_dir>/agencybot.db`. Or `sqlite://…`, `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+    /// PostgreSQL schema for agencybot's tables (created if missing).
+    pub schema: Option<String>,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: String::new(),
+            max_connections: 8,
+            schema: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Llm {
+    /// Any OpenAI-compatible chat-completions API; used for every model
+    /// when no `[[llm.providers]]` are listed.
+    pub base_url: String,
+    /// Environment variable holding the API key; empty for servers without keys.
+    pub api_key_env: String,
+    /// Model services, each serving the models it lists (OpenAI, Anthropic
+    /// or Gemini through their OpenAI-compatible endpoints, OpenRouter,
+    /// Ollama, vLLM…). A provider without `models` serves every other model.
+    pub providers: Vec<ProviderConfig>,
+    /// The model used when neither the team nor the request names one.
+    pub model: String,
+    pub max_steps: u32,
+    pub timeout_secs: u64,
+    /// How long a proposed write waits for its yes; at least 30 seconds.
+    pub confirmation_ttl_secs: Spanned<u64>,
+    /// Conversation history kept for the model, in tokens.
+    pub history_tokens: u32,
+    /// USD per million tokens, by model name.
+    pub prices: BTreeMap<String, Price>,
+}
+
+impl Default for Llm {
+    fn default() -> Self {
+        Llm {
+            base_url: "https://api.openai.com/v1".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            providers: Vec::new(),
+            model: "gpt-4.1-mini".into(),
+            max_steps: 8,
+            timeout_secs: 60,
+            confirmation_ttl_secs: Spanned::new(0..0, 600),
+            history_tokens: 6000,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+/// One `[[llm.providers]]` entry.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: Spanned<String>,
+    /// Base URL up to `/v1` of its OpenAI-compatible API.
+    pub base_url: String,
+    /// Environment variable holding its key; empty for servers without keys.
+    #[serde(default)]
+    pub api_key_env: String,
+    /// The model names routed here; empty: every model no provider lists.
+    #[serde(default)]
+    pub models: Vec<Spanned<String>>,
+    /// Sent with every request (not secret: e.g. OpenRouter's `HTTP-Referer`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Overrides `[llm] timeout_secs`.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+impl Llm {
+    /// The providers in use: the listed ones, or the one `[llm]` describes.
+    #[must_use]
+    pub fn effective_providers(&self) -> Vec<ProviderConfig> {
+        if !self.providers.is_empty() {
+            return self.providers.clone();
+        }
+        vec![ProviderConfig {
+            name: Spanned::new(0..0, "default".to_owned()),
+            base_url: self.base_url.clone(),
+            api_key_env: self.api_key_env.clone(),
+            models: Vec::new(),
+            headers: BTreeMap::new(),
+            timeout_secs: None,
+        }]
+    }
+
+    /// Every model named in the configuration: providers' lists, prices,
+    /// the default and the teams' defaults.
+    #[must_use]
+    pub fn named_models<'a>(&'a self, teams: &'a [TeamConfig]) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .providers
+            .iter()
+            .flat_map(|p| p.models.iter().map(|m| m.get_ref().clone()))
+            .chain(self.prices.keys().cloned())
+            .chain(std::iter::once(self.model.clone()))
+            .chain(teams.iter().filter_map(|t| t.default_model.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ofapi {
+    pub base_url: String,
+    pub api_key_env: String,
+    pub timeout_secs: u64,
+    /// Retries for reads after 429, 5xx and timeouts; writes are never retried.
+    pub max_retries: u32,
+    /// Seconds a read's answer is reused by later requests; 0 for never.
+    pub reuse_reads_secs: u64,
+    /// Endpoints turned off by default (account credentials, payouts,
+    /// webhooks, disconnecting an account) that this install allows, by id.
+    pub allow_endpoints: Vec<Spanned<String>>,
+}
+
+impl Default for Ofapi {
+    fn default() -> Self {
+        Ofapi {
+            base_url: "https://app.onlyfansapi.com".into(),
+            api_key_env: "ONLYFANSAPI_API_KEY".into(),
+            timeout_secs: 30,
+            max_retries: 3,
+            reuse_reads_secs: 120,
+            allow_endpoints: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: Spanned<String>,
+    pub default_model: Option<String>,
+    /// IANA timezone, e.g. `Europe/Berlin`.
+    pub timezone: Option<String>,
+    /// OnlyFansAPI credits the team may use per UTC day.
+    pub daily_credit_budget: Option<u64>,
+    /// Model spend in USD the team may use per UTC day.
+    pub daily_usd_budget: Option<f64>,
+    #[serde(default)]
+    pub members: Vec<MemberConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    pub name: Spanned<String>,
+    #[serde(deserialize_with = "deserialize_role")]
+    pub role: Role,
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub telegram: Vec<String>,
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub slack: Vec<String>,
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub discord: Vec<String>,
+}
+
+impl MemberConfig {
+    #[must_use]
+    pub fn user_ids(&self) -> BTreeMap<Platform, Vec<String>> {
+        [
+            (Platform::Telegram, &self.telegram),
+            (Platform::Slack, &self.slack),
+            (Platform::Discord, &self.discord),
+        ]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(platform, ids)| (platform, ids.clone()))
+        .collect()
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Channels {
+    pub telegram: Vec<TelegramChannel>,
+    pub slack: Vec<SlackChannel>,
+    pub discord: Vec<DiscordChannel>,
+}
+
+/// Who a channel serves, whatever its platform.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelAccess<'a> {
+    pub team: Option<&'a Spanned<String>>,
+    pub permitted_user_ids: &'a [String],
+    pub allow_everyone: bool,
+}
+
+macro_rules! channel_access {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            #[must_use]
+            pub fn access(&self) -> ChannelAccess<'_> {
+                ChannelAccess {
+                    team: self.team.as_ref(),
+                    permitted_user_ids: &self.permitted_user_ids,
+                    allow_everyone: self.allow_everyone,
+                }
+            }
+        }
+    )*};
+}
+channel_access!(TelegramChannel, SlackChannel, DiscordChannel);
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    #[default]
+    Polling,
+    Webhook,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramChannel {
+    pub name: Spanned<String>,
+    /// Team served; may be omitted when the config declares one team.
+    pub team: Option<Spanned<String>>,
+    /// Users served besides the team's members (as guests: they may ask but
+    /// not confirm writes).
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub permitted_user_ids: Vec<String>,
+    #[serde(default)]
+    pub allow_everyone: bool,
+    #[serde(default = "telegram_token_env")]
+    pub token_env: String,
+    #[serde(default = "telegram_api_url")]
+    pub api_url: String,
+    #[serde(default)]
+    pub mode: TelegramMode,
+    /// Public HTTPS URL Telegram posts updates to (webhook mode).
+    pub webhook_url: Option<String>,
+    /// Address the webhook server listens on (webhook mode).
+    #[serde(default = "telegram_webhook_listen")]
+    pub webhook_listen: String,
+    #[serde(default = "telegram_webhook_secret_env")]
+    pub webhook_secret_env: String,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Socket Mode: no public URL needed.
+    #[default]
+    Socket,
+    /// Events API over HTTP.
+    Events,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackChannel {
+    pub name: Spanned<String>,
+    /// Team served; may be omitted when the config declares one team.
+    pub team: Option<Spanned<String>>,
+    /// Users served besides the team's members (as guests: they may ask but
+    /// not confirm writes).
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub permitted_user_ids: Vec<String>,
+    #[serde(default)]
+    pub allow_everyone: bool,
+    #[serde(default)]
+    pub mode: SlackMode,
+    #[serde(default = "slack_bot_token_env")]
+    pub bot_token_env: String,
+    #[serde(default = "slack_app_token_env")]
+    pub app_token_env: String,
+    #[serde(default = "slack_signing_secret_env")]
+    pub signing_secret_env: String,
+    #[serde(default = "slack_api_url")]
+    pub api_url: String,
+    /// Address the Events API and interactivity server listens on (events mode).
+    #[serde(default = "slack_events_listen")]
+    pub events_listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordChannel {
+    pub name: Spanned<String>,
+    /// Team served; may be omitted when the config declares one team.
+    pub team: Option<Spanned<String>>,
+    /// Users served besides the team's members (as guests: they may ask but
+    /// not confirm writes).
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub permitted_user_ids: Vec<String>,
+    #[serde(default)]
+    pub allow_everyone: bool,
+    #[serde(default = "discord_token_env")]
+    pub token_env: String,
+    /// REST base; the gateway URL is taken from its `/gateway` answer.
+    #[serde(default = "discord_api_url")]
+    pub api_url: String,
+    /// Servers (guild IDs) served; messages from any other are ignored.
+    /// Empty serves every server the bot is invited to.
+    #[serde(default, deserialize_with = "deserialize_ids")]
+    pub guilds: Vec<String>,
+}
+
+impl DiscordChannel {
+    /// The guild IDs as numbers (checked when the config is loaded).
+    #[must_use]
+    pub fn guild_ids(&self) -> Vec<u64> {
+        self.guilds.iter().filter_map(|id| guild_id(id)).collect()
+    }
+}
+
+/// A Discord guild ID: a non-zero number.
+fn guild_id(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|id| *id != 0)
+}
+
+/// Serde defaults for string keys: `name => "value"` defines `fn name() -> String`.
+macro_rules! string_defaults {
+    ($($name:ident => $value:literal),* $(,)?) => {
+        $(fn $name() -> String {
+            $value.into()
+        })*
+    };
+}
+
+string_defaults! {
+    telegram_token_env => "TELEGRAM_BOT_TOKEN",
+    telegram_api_url => "https://api.telegram.org",
+    telegram_webhook_listen => "0.0.0.0:8443",
+    telegram_webhook_secret_env => "TELEGRAM_WEBHOOK_SECRET",
+    slack_bot_token_env => "SLACK_BOT_TOKEN",
+    slack_app_token_env => "SLACK_APP_TOKEN",
+    slack_signing_secret_env => "SLACK_SIGNING_SECRET",
+    slack_api_url => "https://slack.com/api",
+    slack_events_listen => "0.0.0.0:3000",
+    discord_token_env => "DISCORD_BOT_TOKEN",
+    discord_api_url => "https://discord.com",
+}
+
+fn deserialize_role<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// Platform user IDs, written as strings or (Telegram, Discord) numbers.
+fn deserialize_ids<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(i64),
+    }
+    let ids = Vec::<Id>::deserialize(deserializer)?;
+    Ok(ids
+        .into_iter()
+        .map(|id| match id {
+            Id::Text(text) => text,
+            Id::Number(number) => number.to_string(),
+        })
+        .collect())
+}
+
+impl Config {
+    /// The database URL, defaulting to SQLite under the data directory.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!(
+                "sqlite://{}",
+                self.general.data_dir.join("agencybot.db").display()
+            )
+        } else {
+            self.database.url.trim().to_owned()
+        }
+    }
+
+    #[must_use]
+    pub fn has_channels(&self) -> bool {
+        !(self.channels.telegram.is_empty()
+            && self.channels.slack.is_empty()
+            && self.channels.discord.is_empty())
+    }
+
+    /// What is allowed but probably not meant, as (what, why), for
+    /// `agencybot doctor` and startup.
+    #[must_use]
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        let mut warnings = Vec::new();
+        for channel in &self.channels.discord {
+            if channel.allow_everyone && channel.guilds.is_empty() {
+                warnings.push((
+                    format!("Discord channel `{}`", channel.name.get_ref()),
+                    "allow_everyone is on and no `guilds` are listed, so anyone in any server the bot is invited to is served; list your server IDs in `guilds = [\"…\"]`".to_owned(),
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// The teams to create, with the one implicit team when none is declared.
+    #[must_use]
+    pub fn team_names(&self) -> Vec<String> {
+        if self.teams.is_empty() {
+            vec![DEFAULT_TEAM.to_owned()]
+        } else {
+            self.teams
+                .iter()
+                .map(|t| t.name.get_ref().clone())
+                .collect()
+        }
+    }
+
+    /// Every configured channel as (platform, name, access, settings).
+    #[must_use]
+    pub fn channel_list(&self) -> Vec<(Platform, &str, ChannelAccess<'_>, serde_json::Value)> {
+        let mut list = Vec::new();
+        for c in &self.channels.telegram {
+            let settings = serde_json::json!({
+                "api_url": c.api_url, "mode": format!("{:?}", c.mode).to_lowercase(),
+                "token_env": c.token_env, "webhook_url": c.webhook_url,
+                "webhook_listen": c.webhook_listen,
+            });
+            list.push((
+                Platform::Telegram,
+                c.name.get_ref().as_str(),
+                c.access(),
+                settings,
+            ));
+        }
+        for c in &self.channels.slack {
+            let settings = serde_json::json!({
+                "api_url": c.api_url, "mode": format!("{:?}", c.mode).to_lowercase(),
+                "bot_token_env": c.bot_token_env, "events_listen": c.events_listen,
+            });
+            list.push((
+                Platform::Slack,
+                c.name.get_ref().as_str(),
+                c.access(),
+                settings,
+            ));
+        }
+        for c in &self.channels.discord {
+            let settings = serde_json::json!({"api_url": c.api_url, "token_env": c.token_env, "guilds": c.guilds});
+            list.push((
+                Platform::Discord,
+                c.name.get_ref().as_str(),
+                c.access(),
+                settings,
+            ));
+        }
+        list
+    }
+
+    /// The team a channel serves (validated at load).
+    #[must_use]
+    pub fn channel_team<'a>(&'a self, access: ChannelAccess<'a>) -> &'a str {
+        match access.team {
+            Some(team) => team.get_ref(),
+            None => self
+                .teams
+                .first()
+                .map_or(DEFAULT_TEAM, |team| team.name.get_ref().as_str()),
+        }
+    }
+}
+
+/// The team used when the config declares none.
+pub const DEFAULT_TEAM: &str = "default";
