@@ -340,7 +340,17 @@ impl Intent {
                 .is_some_and(|next| RECIPIENTS.contains(&next.as_str()));
             (!shown_to_us).then(|| stem(word))
         });
-        let mut intent = Intent::Unclear;
+        // "pinned messages", "blocked users": a state asked about.
+        let states = raw.iter().any(|word| {
+            word.ends_with("ed")
+                && (WRITE_VERBS.contains(&stem(word).as_str())
+                    || DESTRUCTIVE_VERBS.contains(&stem(word).as_str()))
+        });
+        let mut intent = if states {
+            Intent::Question
+        } else {
+            Intent::Unclear
+        };
         for verb in verbs {
             if DESTRUCTIVE_VERBS.contains(&verb.as_str()) {
                 return Intent::Remove;
@@ -354,7 +364,8 @@ impl Intent {
 
     fn weight(self, access: Access) -> f64 {
         match (self, access) {
-            (Intent::Question | Intent::Unclear, Access::Read) => 1.2,
+            (Intent::Question, Access::Read) => 1.4,
+            (Intent::Unclear, Access::Read) => 1.2,
             (Intent::Remove, Access::Destructive) | (Intent::Change, Access::Write) => 1.5,
             _ => 1.0,
         }
