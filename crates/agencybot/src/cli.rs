@@ -169,7 +169,7 @@ pub struct UsageArgs {
     /// Write a PNG chart of the period to this file.
     #[arg(long, value_name = "FILE.png")]
     pub chart: Option<PathBuf>,
-    /// What the chart shows: cost, credits or tokens.
+    /// What the chart shows: cost, credits, tokens or searches.
     #[arg(long, default_value = "cost")]
     pub measure: String,
     /// List the period's requests (newest first) after the totals.

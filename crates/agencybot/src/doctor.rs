@@ -53,6 +53,7 @@ pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
     check_secrets(&config, env, &mut report);
     check_channels_and_teams(&config, &mut report);
     check_providers(&config, &report);
+    check_web_search(&config, env, &report);
     check_prices(&config, &mut report);
     if report.problems == 0 {
         println!("All checks passed.");
@@ -151,6 +152,34 @@ fn check_providers(config: &Config, report: &Report) {
                 }
             ),
         );
+    }
+}
+
+/// Web search: which providers answer, and the keys that are missing.
+fn check_web_search(config: &Config, env: &[(String, String)], report: &Report) {
+    let search = &config.web_search;
+    if !search.enabled() {
+        report.ok("web search", "off ([web_search] provider = \"off\")");
+        return;
+    }
+    let secrets = Secrets::load(config, env).unwrap_or_default();
+    let mut usable = Vec::new();
+    for (name, provider) in search.chain() {
+        if provider.api_key_env.is_empty() || secrets.get(&provider.api_key_env).is_some() {
+            usable.push(format!(
+                "{name} at {} (${}/search)",
+                redact_url(&provider.base_url),
+                provider.usd_per_search
+            ));
+        } else {
+            report.warn(
+                "web search",
+                setup::search_key_missing(&provider.api_key_env, name),
+            );
+        }
+    }
+    if !usable.is_empty() {
+        report.ok("web search", usable.join(", then "));
     }
 }
 

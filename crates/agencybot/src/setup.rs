@@ -262,6 +262,9 @@ pub fn engine(
     let mut engine = Engine::new(store, ofapi, models, engine_config, Arc::new(SystemClock));
     agencybot_skills::register(&mut engine, skills);
     agencybot_scheduler::register(&mut engine, Arc::new(workflows(config)?));
+    if let Some(tool) = web_search(config, secrets)? {
+        engine.register_tool(Arc::new(tool));
+    }
     Ok(engine)
 }
 
@@ -316,6 +319,87 @@ pub fn models(config: &Config, secrets: &Secrets) -> anyhow::Result<Models> {
         providers,
         config.llm.named_models(&config.teams),
     ))
+}
+
+/// Why a configured search provider cannot be used: its key is missing.
+pub fn search_key_missing(env: &str, provider: &str) -> String {
+    let how = match provider {
+        "brave" => {
+            "get one at https://api.search.brave.com/app/keys (about 1,000 free searches a month)"
+        }
+        "tavily" => "get one at https://app.tavily.com (1,000 free credits a month)",
+        _ => "see the provider's dashboard",
+    };
+    format!("{env} is not set, so web search through {provider} is off: {how}")
+}
+
+/// The `web_search` tool as `[web_search]` describes it; `None` when it is
+/// off or no configured provider has its key (said in the log).
+pub fn web_search(
+    config: &Config,
+    secrets: &Secrets,
+) -> anyhow::Result<Option<agencybot_websearch::WebSearchTool>> {
+    use agencybot_websearch::{Brave, Provider, SearchSettings, Searxng, Tavily, WebSearchTool};
+
+    let search = &config.web_search;
+    let timeout = Duration::from_secs(search.timeout_secs.max(1));
+    let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    for (name, settings) in search.chain() {
+        let key = if settings.api_key_env.is_empty() {
+            None
+        } else {
+            match secrets.get(&settings.api_key_env) {
+                Some(key) => Some(key.clone()),
+                None => {
+                    tracing::warn!("{}", search_key_missing(&settings.api_key_env, name));
+                    continue;
+                }
+            }
+        };
+        let key = || {
+            key.clone()
+                .unwrap_or_else(|| agencybot_core::Secret::new(""))
+        };
+        let provider: Arc<dyn Provider> = match name {
+            "brave" => Arc::new(Brave::new(
+                &settings.base_url,
+                key(),
+                &settings.api_key_env,
+                settings.usd_per_search,
+                timeout,
+            )?),
+            "tavily" => Arc::new(Tavily::new(
+                &settings.base_url,
+                key(),
+                &settings.api_key_env,
+                settings.usd_per_search,
+                timeout,
+            )?),
+            _ => Arc::new(Searxng::new(
+                &settings.base_url,
+                settings.usd_per_search,
+                timeout,
+            )?),
+        };
+        providers.push(provider);
+    }
+    if providers.is_empty() {
+        return Ok(None);
+    }
+    let settings = SearchSettings {
+        per_turn: search.per_turn.max(1),
+        cache_ttl: Duration::from_secs(search.cache_minutes * 60),
+        country: search.country.clone(),
+        language: search.language.clone(),
+        safe: search.safesearch.parse().map_err(anyhow::Error::msg)?,
+        monthly_budget_usd: search.monthly_budget_usd,
+        team_budgets: config
+            .teams
+            .iter()
+            .filter_map(|t| Some((t.name.get_ref().clone(), t.web_search_monthly_usd?)))
+            .collect(),
+    };
+    Ok(Some(WebSearchTool::new(providers, settings)))
 }
 
 /// The configured model prices.
@@ -439,7 +523,7 @@ mod tests {
         let model = ScriptedModel::start().await;
         let root = repository();
         let text = format!(
-            "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[skills]\ndir = \"{}\"\n[scheduler]\nworkflows = \"{}\"\n",
+            "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[skills]\ndir = \"{}\"\n[scheduler]\nworkflows = \"{}\"\n[web_search]\nprovider = \"searxng\"\n",
             model.url(),
             root.join("skills").display(),
             root.join("config/workflows.toml").display()
@@ -510,6 +594,7 @@ mod tests {
             "schedule_task",
             "usage_chart",
             "choose_model",
+            "web_search",
         ] {
             assert!(
                 tool_names.contains(&expected),

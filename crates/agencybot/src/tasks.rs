@@ -290,7 +290,7 @@ pub async fn usage(store: &Store, config: &Config, args: &UsageArgs) -> anyhow::
         println!();
         for record in &records {
             println!(
-                "  {} {:<8} {:<14} {:<20} {:>7} tokens ${:.4} {:>5} credits {}",
+                "  {} {:<8} {:<14} {:<20} {:>7} tokens ${:.4} {:>5} credits{} {}",
                 record.created_at.format("%Y-%m-%d %H:%M"),
                 record.platform,
                 record.kind,
@@ -298,6 +298,7 @@ pub async fn usage(store: &Store, config: &Config, args: &UsageArgs) -> anyhow::
                 record.prompt_tokens + record.completion_tokens,
                 record.cost_usd,
                 record.credits,
+                usage::searches_line(record),
                 record.outcome
             );
         }

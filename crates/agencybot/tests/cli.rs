@@ -179,7 +179,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 3 migration(s) to SQLite:"),
+        text(&first).contains("Applied 4 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -187,7 +187,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (3 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (4 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -216,13 +216,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 3 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 4 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (3 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (4 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -650,6 +650,16 @@ fn skills_are_validated_listed_installed_and_removed_from_the_cli() {
     assert!(show.starts_with("whale-watch — "), "{show}");
 }
 
+/// The words of the table row whose first word is `key`.
+fn line_of(out: &str, key: &str) -> Vec<String> {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(key))
+        .unwrap_or_else(|| panic!("no `{key}` row in:\n{out}"))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_workflows_and_usage_from_the_cli() {
     use agencybot_core::{NewUsageRecord, Platform, RequestKind, UsageOutcome};
@@ -835,11 +845,13 @@ async fn tasks_workflows_and_usage_from_the_cli() {
     .unwrap();
     let team = store.team_by_name("Velvet").await.unwrap().unwrap();
     let now = chrono::Utc::now();
-    for (model, days, prompt, cost, credits) in [
-        ("gpt-4.1", 1, 1000, 0.0125, 5),
-        ("gpt-4.1", 3, 2000, 0.02, 7),
-        ("gpt-4.1-mini", 2, 500, 0.001, 3),
-        ("gpt-4.1", 10, 9000, 1.0, 100),
+    // The first also made two web searches ($0.01 of its cost) and
+    // answered one from the cache.
+    for (model, days, prompt, cost, credits, searches) in [
+        ("gpt-4.1", 1, 1000, 0.0125, 5, (2, 1, 0.01)),
+        ("gpt-4.1", 3, 2000, 0.02, 7, (0, 0, 0.0)),
+        ("gpt-4.1-mini", 2, 500, 0.001, 3, (0, 0, 0.0)),
+        ("gpt-4.1", 10, 9000, 1.0, 100, (0, 0, 0.0)),
     ] {
         store
             .record_usage(&NewUsageRecord {
@@ -852,7 +864,9 @@ async fn tasks_workflows_and_usage_from_the_cli() {
                 completion_tokens: 100,
                 cost_usd: cost,
                 credits,
-                web_searches: 0,
+                web_searches: searches.0,
+                web_searches_cached: searches.1,
+                web_search_usd: searches.2,
                 duration_ms: 900,
                 outcome: UsageOutcome::Success,
                 created_at: now - chrono::Duration::days(days),
@@ -884,26 +898,49 @@ async fn tasks_workflows_and_usage_from_the_cli() {
     };
     assert_eq!(
         line("gpt-4.1")[1..],
-        ["2", "3000", "200", "0.0325", "12"],
+        ["2", "3000", "200", "0.0325", "12", "2+1", "0.0100"],
         "{out}"
     );
     assert_eq!(
         line("gpt-4.1-mini")[1..],
-        ["1", "500", "100", "0.0010", "3"],
+        ["1", "500", "100", "0.0010", "3", "0", "0.0000"],
         "{out}"
     );
     assert_eq!(
         line("total")[1..],
-        ["3", "3500", "300", "0.0335", "15"],
+        ["3", "3500", "300", "0.0335", "15", "2+1", "0.0100"],
         "{out}"
     );
     let csv = std::fs::read_to_string(dir.path().join("usage.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.starts_with("date,platform,user,type,model,prompt_tokens,completion_tokens,cost_usd,credits,web_searches,web_searches_cached,web_search_usd,"),
+        "{csv}"
+    );
+    assert!(csv.contains(",5,2,1,0.010000,"), "{csv}");
+
+    // By type, and the activity list, show the searches too.
+    let (ok, out) = run(&["usage", "--period", "7d", "--by", "type", "--activity"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("searches") && out.contains("search USD"),
+        "{out}"
+    );
+    assert_eq!(
+        line_of(&out, "chat")[1..],
+        ["3", "3500", "300", "0.0335", "15", "2+1", "0.0100"],
+        "{out}"
+    );
+    assert!(out.contains("2 search(es) $0.0100, 1 cached"), "{out}");
     let png = std::fs::read(dir.path().join("usage.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert_eq!(&png[12..16], b"IHDR");
     assert!(u32::from_be_bytes(png[16..20].try_into().unwrap()) >= 900);
 
+    let (ok, out) = run(&["usage", "--by", "colour", "--chart", "x.png"]);
+    assert!(!ok && out.contains("cannot group by `colour`"), "{out}");
+    let (ok, out) = run(&["usage", "--measure", "searches", "--chart", "searches.png"]);
+    assert!(ok && out.contains("Web searches by"), "{out}");
     let (ok, out) = run(&["usage", "--by", "colour"]);
     assert!(!ok && out.contains("cannot group by `colour`"), "{out}");
 }

@@ -171,6 +171,7 @@ impl InternalTool for ExportCsvTool {
                     return Ok(ToolOutput {
                         content: json!({"error": err.message}),
                         credits: err.credits_used,
+                        ..ToolOutput::default()
                     });
                 }
             };
@@ -206,6 +207,7 @@ impl InternalTool for ExportCsvTool {
                     "stopped_at_budget": collected.skipped_next_page.is_some() && pages < MAX_EXPORT_PAGES,
                 }),
                 credits: collected.credits_used,
+                ..ToolOutput::default()
             })
         })
     }

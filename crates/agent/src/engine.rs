@@ -222,6 +222,7 @@ impl Ending {
 struct CallResult {
     content: Value,
     credits: i64,
+    searches: tools::WebSearches,
     /// Credits held for the step by the budget check, released once its
     /// real cost is charged.
     reserved: i64,
@@ -235,6 +236,7 @@ impl CallResult {
         CallResult {
             content,
             credits: 0,
+            searches: tools::WebSearches::default(),
             reserved: 0,
             proposal: None,
             executed: None,
@@ -276,6 +278,8 @@ struct Turn<'a> {
     outside_text: AtomicBool,
     /// The reads made in this turn, each made once.
     reads: reads::TurnReads,
+    /// Per-turn caps of tools (web searches).
+    uses: tools::TurnUses,
 }
 
 impl Turn<'_> {
@@ -415,6 +419,7 @@ impl Engine {
             deadline: started + self.config.turn_deadline,
             outside_text: AtomicBool::new(false),
             reads: reads::TurnReads::default(),
+            uses: tools::TurnUses::default(),
         };
         let _ = events.send(OutboundMessage::Typing);
         let ending = match self.respond(&turn, &model, &mut meter).await {
@@ -443,7 +448,9 @@ impl Engine {
             prompt_tokens: meter.prompt_tokens,
             completion_tokens: meter.completion_tokens,
             credits: meter.credits,
-            web_searches: 0,
+            web_searches: meter.searches.billed,
+            web_searches_cached: meter.searches.cached,
+            web_search_usd: meter.searches.usd,
             duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             outcome,
             created_at: self.clock.now(),
@@ -885,6 +892,7 @@ impl Engine {
             let mut proposals = Vec::new();
             for (call, result) in completion.tool_calls.iter().zip(results) {
                 self.charge_credits(&request.team, meter, result.credits);
+                self.charge_searches(&request.team, meter, result.searches);
                 self.release(&request.team, result.reserved);
                 proposals.extend(result.proposal);
                 executed.extend(result.executed);

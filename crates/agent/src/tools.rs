@@ -33,14 +33,17 @@ pub struct ToolContext<'a> {
     pub credits_left: Option<i64>,
     /// Sends a file to the chat the request came from.
     pub send_file: &'a (dyn Fn(Attachment) + Send + Sync),
+    /// What this turn's tool calls used so far, for per-turn caps.
+    pub turn_uses: &'a TurnUses,
 }
 
-/// What a tool call produced: the result the model reads, and the
-/// OnlyFansAPI credits it used.
-#[derive(Debug, Clone, PartialEq)]
+/// What a tool call produced: the result the model reads, the
+/// OnlyFansAPI credits it used and the web searches it made.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ToolOutput {
     pub content: Value,
     pub credits: i64,
+    pub searches: WebSearches,
 }
 
 impl ToolOutput {
@@ -48,7 +51,58 @@ impl ToolOutput {
     pub fn new(content: Value) -> Self {
         ToolOutput {
             content,
-            credits: 0,
+            ..ToolOutput::default()
+        }
+    }
+}
+
+/// Web searches of a request: billed ones with their cost, and the free
+/// answers from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WebSearches {
+    pub billed: i64,
+    pub cached: i64,
+    pub usd: f64,
+}
+
+impl std::ops::AddAssign for WebSearches {
+    fn add_assign(&mut self, other: WebSearches) {
+        self.billed += other.billed;
+        self.cached += other.cached;
+        self.usd += other.usd;
+    }
+}
+
+/// Uses of something counted over one turn (a tool's per-turn cap): taken
+/// one at a time, so parallel calls of one step cannot all pass.
+#[derive(Debug, Default)]
+pub struct TurnUses {
+    counts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl TurnUses {
+    /// Takes one use of `what` if fewer than `cap` were taken this turn.
+    pub fn take(&self, what: &str, cap: u32) -> bool {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(what.to_owned()).or_default();
+        if *count >= cap {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// Gives back a use that was not made after all.
+    pub fn give_back(&self, what: &str) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(what) {
+            *count = count.saturating_sub(1);
         }
     }
 }
@@ -65,6 +119,11 @@ pub trait InternalTool: Send + Sync {
     /// The least role that may have it run, when it is a write.
     fn required_role(&self) -> Role {
         Role::Member
+    }
+    /// Its results carry text written outside the team (web pages): a
+    /// write proposed after reading them is flagged, as after fans' messages.
+    fn returns_outside_text(&self) -> bool {
+        false
     }
     /// Checks the arguments beyond their schema, before anything is proposed.
     fn check(&self, _arguments: &Value) -> Result<(), String> {

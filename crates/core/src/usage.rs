@@ -12,11 +12,17 @@ pub struct UsageRecord {
     pub model: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
-    /// US dollars, from the configured per-model price table.
+    /// US dollars: the model at the configured per-model prices, plus the
+    /// web searches at their provider's price.
     pub cost_usd: f64,
     /// OnlyFansAPI credits used by the request's API calls.
     pub credits: i64,
+    /// Web searches billed.
     pub web_searches: i64,
+    /// Web searches answered from the cache, free.
+    pub web_searches_cached: i64,
+    /// The part of `cost_usd` the web searches cost.
+    pub web_search_usd: f64,
     pub duration_ms: i64,
     pub outcome: UsageOutcome,
     pub created_at: Timestamp,
@@ -34,6 +40,8 @@ pub struct NewUsageRecord {
     pub cost_usd: f64,
     pub credits: i64,
     pub web_searches: i64,
+    pub web_searches_cached: i64,
+    pub web_search_usd: f64,
     pub duration_ms: i64,
     pub outcome: UsageOutcome,
     pub created_at: Timestamp,

@@ -575,7 +575,7 @@ async fn usage_of(context: &ToolContext<'_>, arguments: &Value) -> Result<UsageQ
     let totals = groups
         .iter()
         .chain(std::iter::once(&all))
-        .map(|t| json!({by.as_str(): t.key, "requests": t.requests, "tokens": t.prompt_tokens + t.completion_tokens, "cost_usd": (t.cost_usd * 10_000.0).round() / 10_000.0, "credits": t.credits}))
+        .map(|t| json!({by.as_str(): t.key, "requests": t.requests, "tokens": t.prompt_tokens + t.completion_tokens, "cost_usd": (t.cost_usd * 10_000.0).round() / 10_000.0, "credits": t.credits, "web_searches": t.web_searches, "web_searches_cached": t.web_searches_cached, "web_search_usd": (t.web_search_usd * 10_000.0).round() / 10_000.0}))
         .collect();
     Ok(UsageQuery {
         period,
@@ -643,7 +643,7 @@ impl InternalTool for UsageChart {
 
     fn parameters(&self) -> Value {
         usage_parameters(
-            json!({"measure": {"type": "string", "enum": ["cost", "credits", "tokens"]}}),
+            json!({"measure": {"type": "string", "enum": ["cost", "credits", "tokens", "searches"]}}),
         )
     }
 

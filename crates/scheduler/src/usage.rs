@@ -101,6 +101,11 @@ pub struct Totals {
     pub completion_tokens: i64,
     pub cost_usd: f64,
     pub credits: i64,
+    /// Billed web searches, and their part of `cost_usd`.
+    pub web_searches: i64,
+    pub web_search_usd: f64,
+    /// Web searches answered from the cache, free.
+    pub web_searches_cached: i64,
 }
 
 /// Totals per group, the most expensive first, and the grand total.
@@ -125,6 +130,9 @@ pub fn totals(records: &[UsageRecord], by: Dimension) -> (Vec<Totals>, Totals) {
             totals.completion_tokens += record.completion_tokens;
             totals.cost_usd += record.cost_usd;
             totals.credits += record.credits;
+            totals.web_searches += record.web_searches;
+            totals.web_search_usd += record.web_search_usd;
+            totals.web_searches_cached += record.web_searches_cached;
         }
     }
     let mut groups: Vec<Totals> = groups.into_values().collect();
@@ -141,39 +149,65 @@ pub fn totals(records: &[UsageRecord], by: Dimension) -> (Vec<Totals>, Totals) {
 #[must_use]
 pub fn table(groups: &[Totals], all: &Totals, by: Dimension) -> String {
     let mut out = format!(
-        "{:<24} {:>8} {:>12} {:>12} {:>10} {:>9}\n",
+        "{:<24} {:>8} {:>12} {:>12} {:>10} {:>9} {:>9} {:>10}\n",
         by.as_str(),
         "requests",
         "in tokens",
         "out tokens",
         "cost USD",
-        "credits"
+        "credits",
+        "searches",
+        "search USD"
     );
     for row in groups.iter().chain(std::iter::once(all)) {
         let _ = writeln!(
             out,
-            "{:<24} {:>8} {:>12} {:>12} {:>10.4} {:>9}",
+            "{:<24} {:>8} {:>12} {:>12} {:>10.4} {:>9} {:>9} {:>10.4}",
             row.key,
             row.requests,
             row.prompt_tokens,
             row.completion_tokens,
             row.cost_usd,
-            row.credits
+            row.credits,
+            searches_text(row.web_searches, row.web_searches_cached),
+            row.web_search_usd
         );
     }
     out
+}
+
+/// Billed searches, with the cached ones after a plus ("3+1").
+fn searches_text(billed: i64, cached: i64) -> String {
+    if cached == 0 {
+        billed.to_string()
+    } else {
+        format!("{billed}+{cached}")
+    }
+}
+
+/// A request's searches for the activity list: "2 searches ($0.0100), 1 cached".
+#[must_use]
+pub fn searches_line(record: &UsageRecord) -> String {
+    match (record.web_searches, record.web_searches_cached) {
+        (0, 0) => String::new(),
+        (billed, 0) => format!(" {billed} search(es) ${:.4}", record.web_search_usd),
+        (billed, cached) => format!(
+            " {billed} search(es) ${:.4}, {cached} cached",
+            record.web_search_usd
+        ),
+    }
 }
 
 /// The activity list as CSV: one line per request.
 #[must_use]
 pub fn csv(records: &[UsageRecord]) -> String {
     let mut out = String::from(
-        "date,platform,user,type,model,prompt_tokens,completion_tokens,cost_usd,credits,web_searches,duration_ms,outcome\n",
+        "date,platform,user,type,model,prompt_tokens,completion_tokens,cost_usd,credits,web_searches,web_searches_cached,web_search_usd,duration_ms,outcome\n",
     );
     for r in records {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{:.6},{},{},{},{}",
+            "{},{},{},{},{},{},{},{:.6},{},{},{},{:.6},{},{}",
             r.created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             r.platform,
@@ -185,6 +219,8 @@ pub fn csv(records: &[UsageRecord]) -> String {
             r.cost_usd,
             r.credits,
             r.web_searches,
+            r.web_searches_cached,
+            r.web_search_usd,
             r.duration_ms,
             r.outcome
         );
@@ -198,6 +234,8 @@ pub enum Measure {
     Cost,
     Credits,
     Tokens,
+    /// Web searches billed.
+    Searches,
 }
 
 impl std::str::FromStr for Measure {
@@ -208,8 +246,9 @@ impl std::str::FromStr for Measure {
             "cost" | "usd" | "money" => Ok(Measure::Cost),
             "credits" => Ok(Measure::Credits),
             "tokens" => Ok(Measure::Tokens),
+            "searches" | "web_searches" => Ok(Measure::Searches),
             other => Err(format!(
-                "cannot chart `{other}`: use cost, credits or tokens"
+                "cannot chart `{other}`: use cost, credits, tokens or searches"
             )),
         }
     }
@@ -259,6 +298,7 @@ pub fn chart(
                 Measure::Cost => record.cost_usd,
                 Measure::Credits => record.credits as f64,
                 Measure::Tokens => (record.prompt_tokens + record.completion_tokens) as f64,
+                Measure::Searches => record.web_searches as f64,
             };
         }
     }
@@ -266,6 +306,7 @@ pub fn chart(
         Measure::Cost => ("Cost", "USD"),
         Measure::Credits => ("OnlyFansAPI credits", "credits"),
         Measure::Tokens => ("Model tokens", "tokens"),
+        Measure::Searches => ("Web searches", "searches"),
     };
     ChartData {
         title: format!("{what} by {}, {}", by.as_str(), period.label()),

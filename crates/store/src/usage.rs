@@ -34,6 +34,8 @@ struct UsageRow {
     cost_usd: f64,
     credits: i64,
     web_searches: i64,
+    web_searches_cached: i64,
+    web_search_usd: f64,
     duration_ms: i64,
     outcome: String,
     created_at: i64,
@@ -53,6 +55,8 @@ impl UsageRow {
             cost_usd: self.cost_usd,
             credits: self.credits,
             web_searches: self.web_searches,
+            web_searches_cached: self.web_searches_cached,
+            web_search_usd: self.web_search_usd,
             duration_ms: self.duration_ms,
             outcome: parse_stored("usage outcome", &self.outcome)?,
             created_at: from_millis("usage created_at", self.created_at)?,
@@ -66,8 +70,9 @@ impl Store {
             .db
             .fetch_one(
                 "INSERT INTO usage_records (team_id, platform, user_id, kind, model, prompt_tokens, \
-                 completion_tokens, cost_usd, credits, web_searches, duration_ms, outcome, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                 completion_tokens, cost_usd, credits, web_searches, web_searches_cached, \
+                 web_search_usd, duration_ms, outcome, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
                 args![
                     record.team_id,
                     record.platform.as_str(),
@@ -79,6 +84,8 @@ impl Store {
                     record.cost_usd,
                     record.credits,
                     record.web_searches,
+                    record.web_searches_cached,
+                    record.web_search_usd,
                     record.duration_ms,
                     record.outcome.as_str(),
                     millis(record.created_at)
@@ -94,7 +101,8 @@ impl Store {
             .db
             .fetch_all(
                 "SELECT id, team_id, platform, user_id, kind, model, prompt_tokens, \
-                 completion_tokens, cost_usd, credits, web_searches, duration_ms, outcome, created_at \
+                 completion_tokens, cost_usd, credits, web_searches, web_searches_cached, \
+                 web_search_usd, duration_ms, outcome, created_at \
                  FROM usage_records \
                  WHERE ($1 IS NULL OR team_id = $1) AND ($2 IS NULL OR created_at >= $2) \
                  AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR platform = $4) \
@@ -136,6 +144,19 @@ impl Store {
             .fetch_one(
                 "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) FROM usage_records \
                  WHERE team_id = $1 AND created_at >= $2",
+                args![team_id, millis(since)],
+            )
+            .await?;
+        Ok(usd)
+    }
+
+    /// What the team's web searches cost since `since` (the monthly search budget).
+    pub async fn web_search_usd_since(&self, team_id: i64, since: Timestamp) -> Result<f64> {
+        let (usd,): (f64,) = self
+            .db
+            .fetch_one(
+                "SELECT CAST(COALESCE(SUM(web_search_usd), 0) AS DOUBLE PRECISION) \
+                 FROM usage_records WHERE team_id = $1 AND created_at >= $2",
                 args![team_id, millis(since)],
             )
             .await?;

@@ -135,7 +135,7 @@ fn member(name: &str, role: Role, telegram: &[&str]) -> MemberSpec {
 async fn migrating_twice_changes_nothing(store: &Store) {
     let status = store.migration_status().await.unwrap();
     assert!(status.pending.is_empty(), "{status:?}");
-    assert_eq!(status.applied.len(), 3);
+    assert_eq!(status.applied.len(), 4);
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(store.migration_status().await.unwrap(), status);
     store.ping().await.unwrap();
@@ -786,6 +786,8 @@ async fn usage_records_are_filtered_and_credits_summed(store: &Store) {
         cost_usd: 0.00096,
         credits,
         web_searches: 0,
+        web_searches_cached: 0,
+        web_search_usd: 0.0,
         duration_ms: 2400,
         outcome: UsageOutcome::Success,
         created_at: at(hour, 0),
@@ -873,6 +875,40 @@ async fn usage_records_are_filtered_and_credits_summed(store: &Store) {
     assert_eq!(
         store.credits_used_since(team_id, at(11, 0)).await.unwrap(),
         0
+    );
+
+    // Web searches: billed, cached, their cost, and the sum for the budget.
+    store
+        .record_usage(&NewUsageRecord {
+            web_searches: 2,
+            web_searches_cached: 1,
+            web_search_usd: 0.01,
+            cost_usd: 0.011,
+            ..record(RequestKind::Chat, Platform::Telegram, "gpt-4.1-mini", 0, 11)
+        })
+        .await
+        .unwrap();
+    let newest = &store
+        .usage_records(&UsageFilter {
+            team_id: Some(team_id),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0];
+    assert_eq!((newest.web_searches, newest.web_searches_cached), (2, 1));
+    assert!((newest.web_search_usd - 0.01).abs() < 1e-12);
+    let searched = store
+        .web_search_usd_since(team_id, at(10, 0))
+        .await
+        .unwrap();
+    assert!((searched - 0.01).abs() < 1e-12);
+    assert_eq!(
+        store
+            .web_search_usd_since(team_id, at(12, 0))
+            .await
+            .unwrap(),
+        0.0
     );
 }
 

@@ -13,12 +13,15 @@ pub(super) fn env_overrides(env: &[(String, String)]) -> Result<Vec<Override>, C
             continue;
         };
         let rest = rest.to_lowercase();
-        let Some((section, key)) = rest.split_once('_') else {
+        // Sections may hold an underscore themselves (`web_search`).
+        let Some((section, key)) = OVERRIDABLE_SECTIONS.iter().find_map(|section| {
+            rest.strip_prefix(section)
+                .and_then(|tail| tail.strip_prefix('_'))
+                .filter(|key| !key.is_empty())
+                .map(|key| (*section, key))
+        }) else {
             continue;
         };
-        if !OVERRIDABLE_SECTIONS.contains(&section) {
-            continue;
-        }
         if key == "prices" {
             return Err(invalid(
                 Origin::Environment(var.clone()),

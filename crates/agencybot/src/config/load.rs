@@ -235,6 +235,7 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
         ));
     }
     validate_providers(config, at)?;
+    validate_web_search(&config.web_search, at)?;
     let mut team_names = HashSet::new();
     for team in &config.teams {
         let name = team.name.get_ref();
@@ -476,6 +477,77 @@ fn validate_providers(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(
                 None,
             ));
         }
+    }
+    Ok(())
+}
+
+/// Known providers, a safe-search level, sane prices and limits.
+fn validate_web_search(
+    search: &WebSearchConfig,
+    at: &dyn Fn(usize) -> Origin,
+) -> Result<(), ConfigError> {
+    let problem = |message: String, hint: &str| Err(invalid(at(0), message, Some(hint.into())));
+    let names = std::iter::once(&search.provider).chain(&search.fallback);
+    for name in names {
+        if search.enabled() && !SEARCH_PROVIDERS.contains(&name.as_str()) {
+            return problem(
+                format!("[web_search] provider `{name}` is not one agencybot has"),
+                "use brave, searxng or tavily (or provider = \"off\")",
+            );
+        }
+    }
+    if search
+        .safesearch
+        .parse::<agencybot_websearch::SafeSearch>()
+        .is_err()
+    {
+        return problem(
+            format!(
+                "[web_search] safesearch `{}` is not a level",
+                search.safesearch
+            ),
+            "use off, moderate or strict",
+        );
+    }
+    if search.per_turn == 0 || search.per_turn > 10 {
+        return problem(
+            format!(
+                "[web_search] per_turn = {} is out of range",
+                search.per_turn
+            ),
+            "use 1 to 10 (3 is the default)",
+        );
+    }
+    for (name, provider) in [
+        ("brave", &search.brave),
+        ("searxng", &search.searxng),
+        ("tavily", &search.tavily),
+    ] {
+        if !(provider.usd_per_search.is_finite() && provider.usd_per_search >= 0.0) {
+            return problem(
+                format!("[web_search.{name}] usd_per_search must be 0 or more"),
+                "the provider's list price per search, e.g. 0.005",
+            );
+        }
+        if !(provider.base_url.starts_with("http://") || provider.base_url.starts_with("https://"))
+        {
+            return problem(
+                format!(
+                    "[web_search.{name}] base_url `{}` is not an http(s) URL",
+                    provider.base_url
+                ),
+                "e.g. https://api.search.brave.com",
+            );
+        }
+    }
+    if search
+        .monthly_budget_usd
+        .is_some_and(|b| !(b.is_finite() && b >= 0.0))
+    {
+        return problem(
+            "[web_search] monthly_budget_usd must be 0 or more".into(),
+            "leave it out for no limit",
+        );
     }
     Ok(())
 }

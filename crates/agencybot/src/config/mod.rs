@@ -29,7 +29,7 @@ const ENV_PREFIX: &str = "AGENCYBOT_";
 /// The channel name of `agencybot chat` conversations.
 pub const TERMINAL_CHANNEL: &str = "terminal";
 /// Sections whose scalar keys environment variables may override.
-const OVERRIDABLE_SECTIONS: [&str; 7] = [
+const OVERRIDABLE_SECTIONS: [&str; 8] = [
     "general",
     "database",
     "llm",
@@ -37,6 +37,7 @@ const OVERRIDABLE_SECTIONS: [&str; 7] = [
     "limits",
     "skills",
     "scheduler",
+    "web_search",
 ];
 
 #[derive(Debug, Deserialize, Default)]
@@ -49,6 +50,7 @@ pub struct Config {
     pub limits: Limits,
     pub skills: SkillsConfig,
     pub scheduler: SchedulerConfig,
+    pub web_search: WebSearchConfig,
     pub teams: Vec<TeamConfig>,
     pub channels: Channels,
 }
@@ -217,6 +219,102 @@ impl Default for Llm {
     }
 }
 
+/// `[web_search]`: the `web_search` tool, its provider and its limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSearchConfig {
+    /// `brave`, `searxng`, `tavily`, or `off`.
+    pub provider: String,
+    /// Providers tried in order when the first fails (never silently).
+    pub fallback: Vec<String>,
+    /// Searches one request may make.
+    pub per_turn: u32,
+    /// What a team's searches may cost per calendar month, USD; absent for
+    /// no limit.
+    pub monthly_budget_usd: Option<f64>,
+    /// How long a search's results are reused for free.
+    pub cache_minutes: u64,
+    pub country: String,
+    pub language: String,
+    /// `off`, `moderate` or `strict`.
+    pub safesearch: String,
+    pub timeout_secs: u64,
+    pub brave: SearchProviderConfig,
+    pub searxng: SearchProviderConfig,
+    pub tavily: SearchProviderConfig,
+}
+
+impl Default for WebSearchConfig {
+    fn default() -> Self {
+        WebSearchConfig {
+            provider: "brave".into(),
+            fallback: Vec::new(),
+            per_turn: 3,
+            monthly_budget_usd: None,
+            cache_minutes: 15,
+            country: "us".into(),
+            language: "en".into(),
+            safesearch: "moderate".into(),
+            timeout_secs: 10,
+            brave: SearchProviderConfig {
+                base_url: "https://api.search.brave.com".into(),
+                api_key_env: "BRAVE_API_KEY".into(),
+                // Search plan list price: $5 per 1,000 requests.
+                usd_per_search: 0.005,
+            },
+            searxng: SearchProviderConfig {
+                base_url: "http://127.0.0.1:8888".into(),
+                api_key_env: String::new(),
+                usd_per_search: 0.0,
+            },
+            tavily: SearchProviderConfig {
+                base_url: "https://api.tavily.com".into(),
+                api_key_env: "TAVILY_API_KEY".into(),
+                // A basic search is one credit at $0.008 pay-as-you-go.
+                usd_per_search: 0.008,
+            },
+        }
+    }
+}
+
+/// Where one search provider is, its key and its price.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SearchProviderConfig {
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key_env: String,
+    pub usd_per_search: f64,
+}
+
+/// The search providers agencybot has.
+pub const SEARCH_PROVIDERS: [&str; 3] = ["brave", "searxng", "tavily"];
+
+impl WebSearchConfig {
+    /// Whether the tool is offered at all.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.provider.eq_ignore_ascii_case("off")
+    }
+
+    /// The provider and the fallbacks, in order, with their settings.
+    #[must_use]
+    pub fn chain(&self) -> Vec<(&str, &SearchProviderConfig)> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        std::iter::once(self.provider.as_str())
+            .chain(self.fallback.iter().map(String::as_str))
+            .filter_map(|name| match name {
+                "brave" => Some(("brave", &self.brave)),
+                "searxng" => Some(("searxng", &self.searxng)),
+                "tavily" => Some(("tavily", &self.tavily)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// One `[[llm.providers]]` entry.
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -319,6 +417,9 @@ pub struct TeamConfig {
     pub daily_credit_budget: Option<u64>,
     /// Model spend in USD the team may use per UTC day.
     pub daily_usd_budget: Option<f64>,
+    /// What the team's web searches may cost per month (USD); overrides
+    /// `[web_search] monthly_budget_usd`.
+    pub web_search_monthly_usd: Option<f64>,
     #[serde(default)]
     pub members: Vec<MemberConfig>,
 }

@@ -312,3 +312,55 @@ fn provider_mistakes_are_refused_where_they_are_written() {
     );
     assert!(parse_str(&catch_all).is_ok());
 }
+
+#[test]
+fn web_search_is_brave_by_default_and_its_mistakes_are_refused() {
+    let config = parse_str("").unwrap();
+    assert!(config.web_search.enabled());
+    let chain = config.web_search.chain();
+    assert_eq!(chain.len(), 1);
+    assert_eq!(chain[0].0, "brave");
+    assert_eq!(chain[0].1.api_key_env, "BRAVE_API_KEY");
+    assert!((chain[0].1.usd_per_search - 0.005).abs() < 1e-12);
+
+    let config = parse_str(
+        "[web_search]\nprovider = \"searxng\"\nfallback = [\"tavily\"]\nmonthly_budget_usd = 5.0\n[web_search.searxng]\nbase_url = \"http://search.internal:8080\"\nusd_per_search = 0.0\n[[teams]]\nname = \"A\"\nweb_search_monthly_usd = 20.0\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = config.web_search.chain().iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["searxng", "tavily"]);
+    assert_eq!(config.teams[0].web_search_monthly_usd, Some(20.0));
+    assert!(
+        parse_str("[web_search]\nprovider = \"off\"\n")
+            .unwrap()
+            .web_search
+            .chain()
+            .is_empty()
+    );
+
+    for (text, expected) in [
+        (
+            "[web_search]\nprovider = \"duckduckgo\"\n",
+            "not one agencybot has",
+        ),
+        ("[web_search]\nsafesearch = \"none\"\n", "safesearch `none`"),
+        ("[web_search]\nper_turn = 0\n", "per_turn = 0"),
+        (
+            "[web_search.brave]\nbase_url = \"api.search.brave.com\"\nusd_per_search = 0.005\n",
+            "not an http(s) URL",
+        ),
+        (
+            "[web_search.tavily]\nbase_url = \"https://api.tavily.com\"\nusd_per_search = -1.0\n",
+            "usd_per_search must be 0 or more",
+        ),
+    ] {
+        let err = parse_str(text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    let env = [(
+        "AGENCYBOT_WEB_SEARCH_PROVIDER".to_owned(),
+        "tavily".to_owned(),
+    )];
+    let config = parse(Path::new("a.toml"), "", &env).unwrap();
+    assert_eq!(config.web_search.provider, "tavily");
+}

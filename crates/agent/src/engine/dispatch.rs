@@ -327,6 +327,9 @@ impl Engine {
             Ok(reserved) => reserved,
             Err(refused) => return refused,
         };
+        if tool.returns_outside_text() {
+            turn.outside_text.store(true, Ordering::SeqCst);
+        }
         let credits_left = self
             .credits_left(&turn.request.team)
             .await
@@ -364,9 +367,17 @@ impl Engine {
             now: self.clock.now(),
             credits_left,
             send_file: &send_file,
+            turn_uses: &turn.uses,
         };
         match tool.run(&context, arguments).await {
-            Ok(ToolOutput { content, credits }) => CallResult::billed(content, credits),
+            Ok(ToolOutput {
+                content,
+                credits,
+                searches,
+            }) => CallResult {
+                searches,
+                ..CallResult::billed(content, credits)
+            },
             Err(message) => CallResult::error(message),
         }
     }

@@ -112,7 +112,7 @@ impl Engine {
         }
         let summary = if turn.read_outside_text() {
             format!(
-                "{summary} ⚠️ Proposed after reading messages or captions from OnlyFans: make sure this is what you asked for."
+                "{summary} ⚠️ Proposed after reading text from outside the team (OnlyFans messages or captions, web pages): make sure this is what you asked for."
             )
         } else {
             summary

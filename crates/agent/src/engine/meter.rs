@@ -18,7 +18,9 @@ pub(super) struct Meter {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub credits: i64,
+    /// Everything in US dollars: the model and the web searches.
     pub usd: f64,
+    pub searches: crate::tools::WebSearches,
 }
 
 /// Spend of turns that have not recorded their usage yet, per team.
@@ -138,6 +140,19 @@ impl Engine {
     pub(super) fn charge_credits(&self, team: &Team, meter: &mut Meter, credits: i64) {
         meter.credits += credits;
         self.spend.add(team.id, credits, 0.0);
+    }
+
+    /// Bills web searches to the request (their cost joins its USD) and to
+    /// the team's live spend.
+    pub(super) fn charge_searches(
+        &self,
+        team: &Team,
+        meter: &mut Meter,
+        searches: crate::tools::WebSearches,
+    ) {
+        meter.searches += searches;
+        meter.usd += searches.usd;
+        self.spend.add(team.id, 0, searches.usd);
     }
 
     /// Releases credits held by [`Engine::budget_refusal`] for a step.

@@ -473,7 +473,7 @@ async fn run_task_now_by_injected_text_is_refused_and_nothing_runs(store: Store)
     let (report, events) = say(&stack, ADMIN, Role::Admin, "summarise my chats").await;
     assert_eq!(report.proposed.len(), 1);
     assert!(
-        texts(&events).contains("Proposed after reading messages"),
+        texts(&events).contains("Proposed after reading text from outside the team"),
         "{}",
         texts(&events)
     );
@@ -1061,6 +1061,8 @@ async fn spent_today(stack: &Stack, credits: i64, usd: f64) {
             cost_usd: usd,
             credits,
             web_searches: 0,
+            web_searches_cached: 0,
+            web_search_usd: 0.0,
             duration_ms: 0,
             outcome: UsageOutcome::Success,
             created_at: stack.clock.now(),
