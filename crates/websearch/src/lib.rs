@@ -33,6 +33,19 @@ pub enum Freshness {
     Year,
 }
 
+impl Freshness {
+    /// `day`, `week`, `month`, `year`: how SearXNG and Tavily say it.
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Freshness::Day => "day",
+            Freshness::Week => "week",
+            Freshness::Month => "month",
+            Freshness::Year => "year",
+        }
+    }
+}
+
 impl std::str::FromStr for Freshness {
     type Err = String;
 

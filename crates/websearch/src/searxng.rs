@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::http::{self, text};
-use crate::{Freshness, Provider, SafeSearch, SearchError, SearchRequest, SearchResult};
+use crate::{Provider, SafeSearch, SearchError, SearchRequest, SearchResult};
 
 pub struct Searxng {
     client: reqwest::Client,
@@ -62,13 +62,7 @@ impl Provider for Searxng {
                 ),
             ];
             if let Some(freshness) = request.freshness {
-                let range = match freshness {
-                    Freshness::Day => "day",
-                    Freshness::Week => "week",
-                    Freshness::Month => "month",
-                    Freshness::Year => "year",
-                };
-                query.push(("time_range", range.to_owned()));
+                query.push(("time_range", freshness.word().to_owned()));
             }
             let answer = http::json(
                 self.client

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::http::{self, text};
-use crate::{Freshness, Provider, SearchError, SearchRequest, SearchResult};
+use crate::{Provider, SearchError, SearchRequest, SearchResult};
 
 pub struct Tavily {
     client: reqwest::Client,
@@ -60,12 +60,7 @@ impl Provider for Tavily {
                 "search_depth": "basic",
             });
             if let Some(freshness) = request.freshness {
-                body["time_range"] = json!(match freshness {
-                    Freshness::Day => "day",
-                    Freshness::Week => "week",
-                    Freshness::Month => "month",
-                    Freshness::Year => "year",
-                });
+                body["time_range"] = json!(freshness.word());
             }
             let answer = http::json(
                 self.client
