@@ -671,3 +671,55 @@ async fn bad_arguments_from_the_model_are_refused_before_any_request() {
     }
     assert_eq!(fake.hits(), 0);
 }
+
+#[tokio::test]
+async fn searxng_and_tavily_rate_limits_are_reported_with_their_wait() {
+    let limited = || Answer {
+        status: 429,
+        headers: vec![("retry-after", "2".into())],
+        body: "{}".into(),
+    };
+    let bare = FakeProvider::start(vec![status(429)]).await;
+    let waits = FakeProvider::start(vec![limited()]).await;
+    let searxng =
+        |fake: &FakeProvider| Searxng::new(&fake.url, 0.0, Duration::from_secs(5)).unwrap();
+    let tavily = |fake: &FakeProvider| {
+        Tavily::new(
+            &fake.url,
+            Secret::new("k"),
+            "TAVILY_API_KEY",
+            0.008,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    };
+    let said = Some(Duration::from_secs(2));
+    for (provider, retry_after) in [
+        (Box::new(searxng(&waits)) as Box<dyn Provider>, said),
+        (Box::new(searxng(&bare)), None),
+        (Box::new(tavily(&waits)), said),
+        (Box::new(tavily(&bare)), None),
+    ] {
+        assert_eq!(
+            provider.search(&request("q")).await.unwrap_err(),
+            SearchError::RateLimited { retry_after },
+            "{}",
+            provider.name()
+        );
+    }
+    // Malformed JSON from either is a precise error too.
+    let garbage = FakeProvider::start(vec![Answer {
+        status: 200,
+        headers: Vec::new(),
+        body: "{\"results\": [".into(),
+    }])
+    .await;
+    assert!(matches!(
+        searxng(&garbage).search(&request("q")).await,
+        Err(SearchError::BadResponse(_))
+    ));
+    assert!(matches!(
+        tavily(&garbage).search(&request("q")).await,
+        Err(SearchError::BadResponse(_))
+    ));
+}
