@@ -888,14 +888,7 @@ async fn tasks_workflows_and_usage_from_the_cli() {
         "usage.png",
     ]);
     assert!(ok, "{out}");
-    let line = |key: &str| {
-        out.lines()
-            .find(|l| l.split_whitespace().next() == Some(key))
-            .unwrap_or_else(|| panic!("no `{key}` row in:\n{out}"))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let line = |key: &str| line_of(&out, key);
     assert_eq!(
         line("gpt-4.1")[1..],
         ["2", "3000", "200", "0.0325", "12", "2+1", "0.0100"],
