@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH};
-use crate::{chat, doctor, members, setup, tasks};
+use crate::{chat, doctor, integrations, members, setup, tasks};
 
 /// Self-hosted AI assistant for OnlyFans agencies: answers from live
 /// OnlyFansAPI data in Telegram, Slack and Discord, and asks before every write.
@@ -48,6 +48,20 @@ pub enum Command {
     Workflows(WorkflowsCommand),
     /// What requests cost: tokens, USD and OnlyFansAPI credits.
     Usage(UsageArgs),
+    /// Connected apps (MCP servers): list them, or test them and their tools.
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// Every configured integration, connected to, with its tool counts.
+    List,
+    /// Connect to one integration (or all) and list every tool, read-only or not.
+    Test {
+        /// The integration's name (default: all).
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -395,7 +409,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workflows(command) => {
             let config = load_config(&cli)?;
             setup::init_logging(&config);
-            tasks::workflows(&config, command).await?;
+            tasks::workflows(&config, &environment(), command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Usage(args) => {
@@ -406,6 +420,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             result?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Integrations(command) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            integrations::run(&config, &environment(), command).await
         }
         Command::Members(command) => {
             let config = load_config(&cli)?;

@@ -54,6 +54,7 @@ pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
     check_channels_and_teams(&config, &mut report);
     check_providers(&config, &report);
     check_web_search(&config, env, &report);
+    check_integrations(&config, env, &mut report).await;
     check_prices(&config, &mut report);
     if report.problems == 0 {
         println!("All checks passed.");
@@ -128,6 +129,59 @@ async fn check_database(config: &Config, report: &mut Report) {
 
 /// Which provider answers which model (the keys are checked with the
 /// other secrets).
+/// Reaches every configured integration and counts its tools.
+async fn check_integrations(config: &Config, env: &[(String, String)], report: &mut Report) {
+    if config.integrations.is_empty() {
+        return;
+    }
+    let secrets = Secrets::load(config, env).unwrap_or_default();
+    let integrations = match setup::integrations(config, &secrets) {
+        Ok(integrations) => integrations,
+        Err(error) => {
+            report.problem("integrations", format!("{error:#}"));
+            return;
+        }
+    };
+    for integration in &config.integrations {
+        let name = integration.name.get_ref();
+        if integrations.get(name).is_none() {
+            report.problem(
+                &format!("integration `{name}`"),
+                "left out: a secret it needs is not set (see the secrets above)",
+            );
+        }
+    }
+    let servers = integrations.servers().to_vec();
+    let reached = agencybot_integrations::Integrations::reach(&servers).await;
+    for (server, tools) in servers.iter().zip(reached) {
+        let what = format!("integration `{}`", server.spec.name);
+        match tools {
+            Ok(catalog) => report.ok(
+                &what,
+                format!(
+                    "{} ({}) answers: {} tool(s), {} read-only{}",
+                    server.spec.title,
+                    server.spec.transport.describe(),
+                    catalog.tools.len(),
+                    catalog.read_only_count(),
+                    if server.spec.trusted {
+                        ", trusted"
+                    } else {
+                        ", not trusted: every call asks first"
+                    }
+                ),
+            ),
+            Err(error) => report.problem(
+                &what,
+                format!(
+                    "{} is not reachable: {error}",
+                    server.spec.transport.describe()
+                ),
+            ),
+        }
+    }
+}
+
 fn check_providers(config: &Config, report: &Report) {
     for provider in config.llm.effective_providers() {
         let serves = if provider.models.is_empty() {

@@ -5,6 +5,7 @@ mod chat;
 mod cli;
 mod config;
 mod doctor;
+mod integrations;
 mod members;
 mod serve;
 mod setup;

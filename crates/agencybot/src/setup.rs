@@ -265,7 +265,103 @@ pub fn engine(
     if let Some(tool) = web_search(config, secrets)? {
         engine.register_tool(Arc::new(tool));
     }
+    let integrations = integrations(config, secrets)?;
+    if !integrations.servers().is_empty() {
+        integrations.register(&mut engine);
+    }
     Ok(engine)
+}
+
+/// The configured integrations, each with its secrets. One whose secret is
+/// missing is left out with a warning (doctor names it), so the rest work.
+pub fn integrations(
+    config: &Config,
+    secrets: &Secrets,
+) -> anyhow::Result<Arc<agencybot_integrations::Integrations>> {
+    use agencybot_integrations::{Integrations, Scope, ServerSpec, ToolFilter, Transport};
+
+    let secret = |env: &str, name: &str| -> Option<agencybot_core::Secret> {
+        let found = secrets.get(env).cloned();
+        if found.is_none() {
+            tracing::warn!(
+                integration = name,
+                "{env} is not set: integration `{name}` is left out"
+            );
+        }
+        found
+    };
+    let mut specs = Vec::new();
+    'integrations: for integration in &config.integrations {
+        let name = integration.name.get_ref();
+        let transport = if let Some(command) = &integration.command {
+            let mut env: std::collections::BTreeMap<String, agencybot_core::Secret> = integration
+                .env
+                .iter()
+                .map(|(key, value)| (key.clone(), agencybot_core::Secret::new(value.clone())))
+                .collect();
+            for (key, from) in &integration.env_secrets {
+                let Some(value) = secret(from, name) else {
+                    continue 'integrations;
+                };
+                env.insert(key.clone(), value);
+            }
+            Transport::Stdio {
+                command: command.clone(),
+                args: integration.args.clone(),
+                env,
+                cwd: integration.cwd.clone(),
+            }
+        } else {
+            let bearer = if integration.bearer_token_env.is_empty() {
+                None
+            } else {
+                match secret(&integration.bearer_token_env, name) {
+                    Some(token) => Some(token),
+                    None => continue,
+                }
+            };
+            Transport::Http {
+                url: integration.url.clone().unwrap_or_default(),
+                headers: integration
+                    .headers
+                    .iter()
+                    .map(|(key, value)| (key.clone(), agencybot_core::Secret::new(value.clone())))
+                    .collect(),
+                bearer,
+            }
+        };
+        specs.push(ServerSpec {
+            name: name.clone(),
+            title: integration.title.clone().unwrap_or_else(|| name.clone()),
+            team: config.integration_team(integration).to_owned(),
+            scope: match (&integration.owner, integration.scope) {
+                (Some(owner), crate::config::IntegrationScope::Personal) => Scope::Personal {
+                    owner: owner.get_ref().clone(),
+                },
+                _ => Scope::Team,
+            },
+            transport,
+            trusted: integration.trusted,
+            filter: ToolFilter {
+                allow: integration.allow_tools.clone(),
+                deny: integration.deny_tools.clone(),
+            },
+            call_timeout: Duration::from_secs(integration.timeout_secs),
+            connect_timeout: Duration::from_secs(integration.connect_timeout_secs),
+        });
+    }
+    let channel_owners = config
+        .channel_list()
+        .into_iter()
+        .filter_map(|(_, name, access, _)| {
+            access
+                .set_up_by
+                .map(|member| (name.to_owned(), member.get_ref().clone()))
+        })
+        .collect();
+    Ok(Arc::new(
+        Integrations::new(specs, channel_owners).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 /// The model providers the config lists, each with its key and headers.

@@ -200,15 +200,27 @@ async fn new_task(
     })
 }
 
-pub async fn workflows(config: &Config, command: &WorkflowsCommand) -> anyhow::Result<()> {
+pub async fn workflows(
+    config: &Config,
+    env: &[(String, String)],
+    command: &WorkflowsCommand,
+) -> anyhow::Result<()> {
     let workflows = agencybot_scheduler::workflows::load(&config.scheduler.workflows)?;
     match command {
         WorkflowsCommand::List => {
             println!("{} workflow(s):", workflows.len());
             for workflow in &workflows {
                 println!(
-                    "  {:<28} {:<10} {:<22} {}",
-                    workflow.slug, workflow.category, workflow.schedule, workflow.description
+                    "  {:<28} {:<10} {:<22} {}{}",
+                    workflow.slug,
+                    workflow.category,
+                    workflow.schedule,
+                    workflow.description,
+                    if workflow.requires.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (needs {})", workflow.requires.join(", "))
+                    }
                 );
             }
         }
@@ -222,9 +234,18 @@ pub async fn workflows(config: &Config, command: &WorkflowsCommand) -> anyhow::R
                 agencybot_scheduler::workflows::find(&workflows, slug).with_context(|| {
                     format!("there is no workflow `{slug}`; `agencybot workflows list` shows them")
                 })?;
+            let secrets = crate::config::Secrets::load(config, env)?;
+            let integrations = crate::setup::integrations(config, &secrets)?;
             let store = open_ready_store(config).await?;
             let result = async {
                 let team = pick_team(&store, config, team.team.as_deref()).await?;
+                // A task made here runs as the team, so only shared apps count.
+                let missing = agencybot_integrations::Integrations::missing_among(
+                    &integrations.shared_with(&team.name),
+                    &workflow.requires,
+                );
+                agencybot_scheduler::workflows::require_connected(workflow, &missing)
+                    .map_err(anyhow::Error::msg)?;
                 let task = new_task(
                     &store,
                     &team,
@@ -290,7 +311,7 @@ pub async fn usage(store: &Store, config: &Config, args: &UsageArgs) -> anyhow::
         println!();
         for record in &records {
             println!(
-                "  {} {:<8} {:<14} {:<20} {:>7} tokens ${:.4} {:>5} credits{} {}",
+                "  {} {:<8} {:<14} {:<20} {:>7} tokens ${:.4} {:>5} credits{}{} {}",
                 record.created_at.format("%Y-%m-%d %H:%M"),
                 record.platform,
                 record.kind,
@@ -299,6 +320,7 @@ pub async fn usage(store: &Store, config: &Config, args: &UsageArgs) -> anyhow::
                 record.cost_usd,
                 record.credits,
                 usage::searches_line(record),
+                usage::integrations_line(record),
                 record.outcome
             );
         }

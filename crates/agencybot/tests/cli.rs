@@ -179,7 +179,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 4 migration(s) to SQLite:"),
+        text(&first).contains("Applied 5 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -187,7 +187,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (4 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (5 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -216,13 +216,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 4 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 5 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (4 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (5 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -847,12 +847,21 @@ async fn tasks_workflows_and_usage_from_the_cli() {
     let now = chrono::Utc::now();
     // The first also made two web searches ($0.01 of its cost) and
     // answered one from the cache.
-    for (model, days, prompt, cost, credits, searches) in [
+    for (index, (model, days, prompt, cost, credits, searches)) in [
         ("gpt-4.1", 1, 1000, 0.0125, 5, (2, 1, 0.01)),
         ("gpt-4.1", 3, 2000, 0.02, 7, (0, 0, 0.0)),
         ("gpt-4.1-mini", 2, 500, 0.001, 3, (0, 0, 0.0)),
         ("gpt-4.1", 10, 9000, 1.0, 100, (0, 0, 0.0)),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // The first also called two integrations.
+        let integration_calls = if index == 0 {
+            std::collections::BTreeMap::from([("sheets".to_owned(), 2), ("time".to_owned(), 1)])
+        } else {
+            std::collections::BTreeMap::new()
+        };
         store
             .record_usage(&NewUsageRecord {
                 team_id: team.id,
@@ -867,6 +876,7 @@ async fn tasks_workflows_and_usage_from_the_cli() {
                 web_searches: searches.0,
                 web_searches_cached: searches.1,
                 web_search_usd: searches.2,
+                integration_calls,
                 duration_ms: 900,
                 outcome: UsageOutcome::Success,
                 created_at: now - chrono::Duration::days(days),
@@ -925,6 +935,11 @@ async fn tasks_workflows_and_usage_from_the_cli() {
         "{out}"
     );
     assert!(out.contains("2 search(es) $0.0100, 1 cached"), "{out}");
+    assert!(out.contains("integrations: sheets×2, time×1"), "{out}");
+    assert!(
+        csv.lines().any(|l| l.ends_with(",sheets:2 time:1")),
+        "{csv}"
+    );
     let png = std::fs::read(dir.path().join("usage.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert_eq!(&png[12..16], b"IHDR");
@@ -936,4 +951,163 @@ async fn tasks_workflows_and_usage_from_the_cli() {
     assert!(ok && out.contains("Web searches by"), "{out}");
     let (ok, out) = run(&["usage", "--by", "colour"]);
     assert!(!ok && out.contains("cannot group by `colour`"), "{out}");
+}
+
+/// The MCP servers the integration tests install (see the integrations crate).
+fn mcp_servers() -> PathBuf {
+    agencybot_testkit::python_venv(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "mcp-servers",
+        &[
+            "mcp==2.3.0",
+            "mcp-server-time==2026.10.19",
+            "mcp-server-fetch==2026.10.24",
+        ],
+    )
+}
+
+#[test]
+fn integrations_are_listed_tested_checked_and_required_by_workflows() {
+    let bin = mcp_servers();
+    let fixture = workspace_root().join("crates/integrations/tests/fixtures/fixture_server.py");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("workflows.toml"),
+        r#"[[workflows]]
+slug = "weekly-sheet"
+name = "Weekly earnings to Google Sheets"
+category = "Reports"
+description = "Adds last week's earnings to a sheet."
+prompt = "Add last week's earnings per account to the Earnings sheet."
+schedule = "weekly mon 09:00"
+requires = ["Google Sheets"]
+"#,
+    )
+    .unwrap();
+    let base = "[scheduler]\nworkflows = \"workflows.toml\"\n[[teams]]\nname = \"Velvet\"\n\
+                [[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [\"111\"]\n\
+                [[channels.telegram]]\nname = \"tg\"\nteam = \"Velvet\"\n";
+    let run = |config: &str, args: &[&str]| {
+        std::fs::write(dir.path().join("a.toml"), config).unwrap();
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", "a.toml"]);
+        let output = agencybot(dir.path(), &all, &[("FIXTURE_TOKEN", "t-1")]);
+        (output.status.success(), text(&output))
+    };
+    let use_workflow = ["workflows", "use", "weekly-sheet", "--destination", "111"];
+
+    // Without the app, the workflow is refused, naming it.
+    let (ok, out) = run(base, &use_workflow);
+    assert!(
+        !ok && out.contains("needs Google Sheets connected first"),
+        "{out}"
+    );
+    let (ok, out) = run(base, &["workflows", "list"]);
+    assert!(ok && out.contains("(needs Google Sheets)"), "{out}");
+    let (ok, out) = run(base, &["integrations", "list"]);
+    assert!(
+        ok && out.contains("No integrations are configured"),
+        "{out}"
+    );
+
+    let with_apps = format!(
+        "{base}[[integrations]]\nname = \"time\"\ntitle = \"Time\"\ncommand = \"{time}\"\nargs = [\"--local-timezone\", \"UTC\"]\ntrusted = true\n\
+         [[integrations]]\nname = \"google-sheets\"\ntitle = \"Google Sheets\"\ncommand = \"{python}\"\nargs = [\"{fixture}\", \"--transport\", \"stdio\"]\n\
+         env_secrets = {{ SHEETS_TOKEN = \"FIXTURE_TOKEN\" }}\ndeny_tools = [\"exit_mid_call\"]\n",
+        time = bin.join("mcp-server-time").display(),
+        python = bin.join("python").display(),
+        fixture = fixture.display(),
+    );
+    let (ok, out) = run(&with_apps, &["integrations", "list"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("✓ time (Time) — team Velvet, team, stdio:")
+            && out.contains("2 tool(s), 2 read-only: read-only tools run without asking"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ google-sheets (Google Sheets)")
+            && out.contains("1 left out by allow_tools/deny_tools")
+            && out.contains("not trusted, so every call asks first"),
+        "{out}"
+    );
+    let (ok, out) = run(&with_apps, &["integrations", "test", "time"]);
+    assert!(ok, "{out}");
+    assert!(
+        line_of(&out, "time__get_current_time")[1..4] == ["reads,", "runs", "at"],
+        "{out}"
+    );
+    let (ok, out) = run(&with_apps, &["integrations", "test", "google-sheets"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("google-sheets__append_row") && out.contains("writes, asks first"),
+        "{out}"
+    );
+    assert!(
+        out.contains("google-sheets__delete_sheet")
+            && out.contains("may change or delete, asks first"),
+        "{out}"
+    );
+    assert!(!out.contains("exit_mid_call"), "{out}");
+    let (ok, out) = run(&with_apps, &["integrations", "test", "nope"]);
+    assert!(
+        !ok && out.contains("there is no integration `nope`; configured: time, google-sheets"),
+        "{out}"
+    );
+
+    // Doctor reaches each one.
+    let (_, out) = run(&with_apps, &["doctor"]);
+    assert!(
+        out.contains("[ok]      integration `time`: Time (stdio:")
+            && out.contains("answers: 2 tool(s), 2 read-only, trusted"),
+        "{out}"
+    );
+
+    // Now the workflow can be used.
+    let (ok, out) = run(&with_apps, &use_workflow);
+    assert!(
+        ok && out.contains("Created “Weekly earnings to Google Sheets”"),
+        "{out}"
+    );
+
+    // A server that does not start, or a secret that is missing: said, and a failure.
+    let broken = format!(
+        "{base}[[integrations]]\nname = \"gone\"\ncommand = \"/nonexistent/mcp\"\n\
+         [[integrations]]\nname = \"remote\"\nurl = \"http://127.0.0.1:9/mcp\"\nbearer_token_env = \"REMOTE_TOKEN\"\n"
+    );
+    let (ok, out) = run(&broken, &["integrations", "list"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("✗ gone (gone)") && out.contains("not reachable: it could not be started"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✗ remote: left out, a secret it needs is not set"),
+        "{out}"
+    );
+    let (_, out) = run(&broken, &["doctor"]);
+    assert!(
+        out.contains("REMOTE_TOKEN") && out.contains("integration `remote`"),
+        "{out}"
+    );
+
+    // Config mistakes point at their line.
+    let (ok, out) = run(
+        &format!("{base}[[integrations]]\nname = \"both\"\ncommand = \"x\"\nurl = \"http://x\"\n"),
+        &["integrations", "list"],
+    );
+    assert!(
+        !ok && out.contains("needs either `command`") && out.contains("a.toml:13"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        &format!(
+            "{base}[[integrations]]\nname = \"mine\"\nscope = \"personal\"\nowner = \"Zed\"\ncommand = \"x\"\n"
+        ),
+        &["integrations", "list"],
+    );
+    assert!(
+        !ok && out.contains("belongs to `Zed`, who is not a member of team `Velvet`"),
+        "{out}"
+    );
 }

@@ -106,9 +106,35 @@ fn model_command(text: &str) -> Option<&str> {
     (command == "/model").then(|| argument.trim())
 }
 
-/// Text added to the system prompt for a team (installed skills…).
+/// Text added to the system prompt for a request (installed skills,
+/// connected integrations…).
 pub trait PromptSection: Send + Sync {
-    fn section<'a>(&'a self, team: &'a Team) -> BoxFuture<'a, Option<String>>;
+    fn section<'a>(&'a self, requester: &'a tools::Requester<'a>) -> BoxFuture<'a, Option<String>>;
+    /// It lists skills to choose from, which a run following a pinned skill
+    /// does not need.
+    fn lists_skills(&self) -> bool {
+        false
+    }
+}
+
+fn requester<'a>(
+    request: &'a TurnRequest,
+    store: &'a Store,
+    apps: &'a dyn tools::ConnectedApps,
+) -> tools::Requester<'a> {
+    let allowed_writes = match &request.mode {
+        Mode::Interactive => None,
+        Mode::Unattended { allowed_writes } => Some(allowed_writes.as_slice()),
+    };
+    tools::Requester::new(
+        &request.team,
+        &request.user_id,
+        request.role,
+        &request.conversation,
+        store,
+        allowed_writes,
+        apps,
+    )
 }
 
 /// Whether someone can answer confirmation questions.
@@ -223,6 +249,10 @@ struct CallResult {
     content: Value,
     credits: i64,
     searches: tools::WebSearches,
+    /// Integration calls made, by integration name.
+    integration_calls: Vec<String>,
+    /// A write sent without an answer: what to check.
+    effect_unknown: Option<String>,
     /// Credits held for the step by the budget check, released once its
     /// real cost is charged.
     reserved: i64,
@@ -237,6 +267,8 @@ impl CallResult {
             content,
             credits: 0,
             searches: tools::WebSearches::default(),
+            integration_calls: Vec::new(),
+            effect_unknown: None,
             reserved: 0,
             proposal: None,
             executed: None,
@@ -271,6 +303,8 @@ impl CallResult {
 /// has seen so far.
 struct Turn<'a> {
     request: &'a TurnRequest,
+    /// Who asks, as tools' offers and access checks see it.
+    requester: tools::Requester<'a>,
     events: &'a EventSink,
     /// No model call or tool step starts after this.
     deadline: Instant,
@@ -296,6 +330,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     tools: ToolRegistry,
     sections: Vec<Arc<dyn PromptSection>>,
+    apps: Arc<dyn tools::ConnectedApps>,
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
     spend: Spend,
     limits: TurnLimits,
@@ -332,6 +367,7 @@ impl Engine {
             clock,
             tools,
             sections: Vec::new(),
+            apps: Arc::new(tools::NoApps),
             accounts: Mutex::new(HashMap::new()),
             spend: Spend::default(),
             limits,
@@ -346,6 +382,11 @@ impl Engine {
 
     pub fn add_prompt_section(&mut self, section: Arc<dyn PromptSection>) {
         self.sections.push(section);
+    }
+
+    /// Says which integrations requests can use (workflows' `requires`).
+    pub fn set_connected_apps(&mut self, apps: Arc<dyn tools::ConnectedApps>) {
+        self.apps = apps;
     }
 
     #[must_use]
@@ -415,6 +456,7 @@ impl Engine {
         let mut meter = Meter::default();
         let turn = Turn {
             request: &request,
+            requester: requester(&request, &self.store, self.apps.as_ref()),
             events,
             deadline: started + self.config.turn_deadline,
             outside_text: AtomicBool::new(false),
@@ -451,6 +493,7 @@ impl Engine {
             web_searches: meter.searches.billed,
             web_searches_cached: meter.searches.cached,
             web_search_usd: meter.searches.usd,
+            integration_calls: std::mem::take(&mut meter.integration_calls),
             duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             outcome,
             created_at: self.clock.now(),
@@ -683,7 +726,7 @@ impl Engine {
             .conversation(request.team.id, &request.conversation, now)
             .await?;
         let mut messages = self
-            .conversation_messages(request, &conversation, meter)
+            .conversation_messages(turn, &conversation, meter)
             .await?;
         let user = json!({"role": "user", "content": text});
         self.remember(conversation.id, &user).await?;
@@ -697,7 +740,7 @@ impl Engine {
     /// history kept within its budget (older turns compacted into the list).
     async fn conversation_messages(
         &self,
-        request: &TurnRequest,
+        turn: &Turn<'_>,
         conversation: &agencybot_store::Conversation,
         meter: &mut Meter,
     ) -> Result<Vec<Value>, EngineError> {
@@ -710,7 +753,7 @@ impl Engine {
                 .compact_history(conversation.id, summary.as_deref(), history[keep_from].id)
                 .await?;
         }
-        let mut messages = vec![self.system_message(request, meter).await?];
+        let mut messages = vec![self.system_message(turn, meter).await?];
         if let Some(summary) = &summary {
             messages.push(json!({"role": "user", "content": format!("(Earlier in this conversation; older answers are not kept)\n{summary}")}));
             messages.push(json!({"role": "assistant", "content": "Noted."}));
@@ -725,16 +768,21 @@ impl Engine {
 
     async fn system_message(
         &self,
-        request: &TurnRequest,
+        turn: &Turn<'_>,
         meter: &mut Meter,
     ) -> Result<Value, EngineError> {
+        let request = turn.request;
         let accounts = self.accounts(&request.team, meter).await;
         let mut sections = Vec::new();
         // A run that follows a pinned skill needs no list of the others.
         let pinned =
             matches!(request.mode, Mode::Unattended { .. }) && request.instructions.is_some();
-        for section in self.sections.iter().filter(|_| !pinned) {
-            if let Some(text) = section.section(&request.team).await {
+        for section in self
+            .sections
+            .iter()
+            .filter(|section| !pinned || !section.lists_skills())
+        {
+            if let Some(text) = section.section(&turn.requester).await {
                 sections.push(text);
             }
         }
@@ -802,14 +850,15 @@ impl Engine {
                 ));
             }
         };
-        // A scheduled run is offered no internal write it could not make.
-        let definitions = tools::definitions(&self.tools, |tool| match &request.mode {
-            Mode::Interactive => true,
-            Mode::Unattended { allowed_writes } => {
-                tool.access() == agencybot_ofapi::Access::Read
-                    || allowed_writes.iter().any(|w| w.tool == tool.name())
+        // A scheduled run is offered no internal write it could not make,
+        // and nobody a tool that is not theirs (a member's integration).
+        let mut offered = std::collections::HashSet::new();
+        for tool in self.tools.iter() {
+            if tool.offered(&turn.requester).await {
+                offered.insert(tool.name().to_owned());
             }
-        });
+        }
+        let definitions = tools::definitions(&self.tools, |tool| offered.contains(tool.name()));
         let context = self.context_message(request).await?;
         let mut executed = Vec::new();
         let mut skipped = Vec::new();
@@ -893,6 +942,7 @@ impl Engine {
             for (call, result) in completion.tool_calls.iter().zip(results) {
                 self.charge_credits(&request.team, meter, result.credits);
                 self.charge_searches(&request.team, meter, result.searches);
+                meter.count_integration_calls(result.integration_calls);
                 self.release(&request.team, result.reserved);
                 proposals.extend(result.proposal);
                 executed.extend(result.executed);

@@ -46,7 +46,7 @@ pub use model::{
 };
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
 pub use tools::{
-    InternalTool, ToolContext, ToolOutput, ToolRegistry, TurnUses, WebSearches,
-    definitions as tool_definitions,
+    CALL_INTEGRATION, ConnectedApps, InternalTool, NoApps, Requester, ToolContext, ToolOutput,
+    ToolRegistry, TurnUses, WebSearches, definitions as tool_definitions,
 };
 pub use validate::problems as schema_problems;

@@ -8,14 +8,105 @@
 
 use std::sync::Arc;
 
-use agencybot_core::{Attachment, ConversationKey, Role, Team, Timestamp};
+use agencybot_core::{AllowedWrite, Attachment, ConversationKey, Member, Role, Team, Timestamp};
 use agencybot_ofapi::{Access, Client, Endpoint};
 use agencybot_store::Store;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 pub const CALL_API: &str = "call_api";
+/// The tool that calls an integration's tool; an approved task write names
+/// the integration tool as its fixed `tool` argument.
+pub const CALL_INTEGRATION: &str = "call_integration";
 pub const FIND_API_ENDPOINTS: &str = "find_api_endpoints";
+
+/// Who a request comes from and how it runs: what decides which tools it
+/// is offered and how each call is treated.
+pub struct Requester<'a> {
+    pub team: &'a Team,
+    pub user_id: &'a str,
+    pub role: Role,
+    pub conversation: &'a ConversationKey,
+    pub store: &'a Store,
+    /// Set for a scheduled run: the writes approved when its task was made.
+    pub allowed_writes: Option<&'a [AllowedWrite]>,
+    /// The integrations configured, to check what a request can use.
+    pub apps: &'a dyn ConnectedApps,
+    member: tokio::sync::OnceCell<Option<Member>>,
+}
+
+impl<'a> Requester<'a> {
+    #[must_use]
+    pub fn new(
+        team: &'a Team,
+        user_id: &'a str,
+        role: Role,
+        conversation: &'a ConversationKey,
+        store: &'a Store,
+        allowed_writes: Option<&'a [AllowedWrite]>,
+        apps: &'a dyn ConnectedApps,
+    ) -> Self {
+        Requester {
+            team,
+            user_id,
+            role,
+            conversation,
+            store,
+            allowed_writes,
+            apps,
+            member: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The `required` integrations this request cannot use, as named.
+    pub async fn missing_apps(&self, required: &[String]) -> Vec<String> {
+        if required.is_empty() {
+            return Vec::new();
+        }
+        self.apps.missing(self, required).await
+    }
+
+    /// The team member asking, looked up once; `None` for guests (and when
+    /// the store cannot say, which grants nothing personal).
+    pub async fn member(&self) -> Option<&Member> {
+        self.member
+            .get_or_init(|| async {
+                self.store
+                    .member_by_user(self.team.id, self.conversation.platform, self.user_id)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "cannot look up the member asking");
+                        None
+                    })
+            })
+            .await
+            .as_ref()
+    }
+}
+
+/// The integrations (apps) a request can use, for requirements such as a
+/// workflow's `requires`.
+pub trait ConnectedApps: Send + Sync {
+    /// The `required` apps this requester cannot use, each as named.
+    fn missing<'a>(
+        &'a self,
+        requester: &'a Requester<'a>,
+        required: &'a [String],
+    ) -> BoxFuture<'a, Vec<String>>;
+}
+
+/// No integrations configured: every required app is missing.
+pub struct NoApps;
+
+impl ConnectedApps for NoApps {
+    fn missing<'a>(
+        &'a self,
+        _requester: &'a Requester<'a>,
+        required: &'a [String],
+    ) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(std::future::ready(required.to_vec()))
+    }
+}
 
 /// What an internal tool gets to work with.
 pub struct ToolContext<'a> {
@@ -35,6 +126,28 @@ pub struct ToolContext<'a> {
     pub send_file: &'a (dyn Fn(Attachment) + Send + Sync),
     /// What this turn's tool calls used so far, for per-turn caps.
     pub turn_uses: &'a TurnUses,
+    /// Run by the gate: confirmed by the asker, or approved with the task.
+    /// Otherwise the call was judged a read when it was made.
+    pub approved: bool,
+    /// Set for a scheduled run: the writes approved with its task.
+    pub allowed_writes: Option<&'a [AllowedWrite]>,
+    pub apps: &'a dyn ConnectedApps,
+}
+
+impl ToolContext<'_> {
+    /// The request this call belongs to, as tools' access checks see it.
+    #[must_use]
+    pub fn requester(&self) -> Requester<'_> {
+        Requester::new(
+            self.team,
+            self.user_id,
+            self.role,
+            self.conversation,
+            self.store,
+            self.allowed_writes,
+            self.apps,
+        )
+    }
 }
 
 /// What a tool call produced: the result the model reads, the
@@ -44,6 +157,11 @@ pub struct ToolOutput {
     pub content: Value,
     pub credits: i64,
     pub searches: WebSearches,
+    /// Integration calls it made, one entry (the integration's name) each.
+    pub integration_calls: Vec<String>,
+    /// Set when a write was sent and no answer came back: what to check
+    /// before asking again. The gate reports it as unknown, never failed.
+    pub effect_unknown: Option<String>,
 }
 
 impl ToolOutput {
@@ -128,6 +246,27 @@ pub trait InternalTool: Send + Sync {
     /// Checks the arguments beyond their schema, before anything is proposed.
     fn check(&self, _arguments: &Value) -> Result<(), String> {
         Ok(())
+    }
+    /// Whether this request is offered the tool at all. By default a
+    /// scheduled run is offered reads and the writes approved with its task.
+    fn offered<'a>(&'a self, requester: &'a Requester<'a>) -> BoxFuture<'a, bool> {
+        let offered = match requester.allowed_writes {
+            None => true,
+            Some(allowed) => {
+                self.access() == Access::Read || allowed.iter().any(|w| w.tool == self.name())
+            }
+        };
+        Box::pin(std::future::ready(offered))
+    }
+    /// How this call is treated: a read runs at once, anything else waits
+    /// for a yes. A tool whose calls differ (an integration's read-only and
+    /// writing tools) decides here; an error refuses the call unproposed.
+    fn access_of<'a>(
+        &'a self,
+        _requester: &'a Requester<'a>,
+        _arguments: &'a Value,
+    ) -> BoxFuture<'a, Result<Access, String>> {
+        Box::pin(std::future::ready(Ok(self.access())))
     }
     /// What running it with these arguments will do, for the confirmation
     /// question (only asked for writes).

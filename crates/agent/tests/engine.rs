@@ -846,6 +846,7 @@ async fn over_the_daily_credit_budget_the_bot_says_so_without_calling_the_model(
             web_searches: 0,
             web_searches_cached: 0,
             web_search_usd: 0.0,
+            integration_calls: Default::default(),
             duration_ms: 0,
             outcome: UsageOutcome::Success,
             created_at: h.clock.now(),

@@ -23,6 +23,8 @@ pub struct UsageRecord {
     pub web_searches_cached: i64,
     /// The part of `cost_usd` the web searches cost.
     pub web_search_usd: f64,
+    /// Calls to integrations (MCP servers), by integration name.
+    pub integration_calls: std::collections::BTreeMap<String, i64>,
     pub duration_ms: i64,
     pub outcome: UsageOutcome,
     pub created_at: Timestamp,
@@ -42,6 +44,7 @@ pub struct NewUsageRecord {
     pub web_searches: i64,
     pub web_searches_cached: i64,
     pub web_search_usd: f64,
+    pub integration_calls: std::collections::BTreeMap<String, i64>,
     pub duration_ms: i64,
     pub outcome: UsageOutcome,
     pub created_at: Timestamp,

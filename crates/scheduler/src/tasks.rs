@@ -51,6 +51,10 @@ pub fn next_run(schedule: &str, zone: &str, now: Timestamp) -> Result<Timestamp,
 /// a write, with fixed arguments it takes, not one turned off by default.
 pub fn check_writes(writes: &[AllowedWrite]) -> Result<(), TaskError> {
     for write in writes {
+        if write.tool == agencybot_agent::CALL_INTEGRATION {
+            check_integration_write(write)?;
+            continue;
+        }
         let Some(endpoint) = Catalog::onlyfans().get(&write.tool) else {
             return Err(TaskError::InvalidWrite(format!(
                 "`{}` is not an OnlyFansAPI endpoint id (see `find_api_endpoints`, e.g. mass-messaging.send-mass-message)",
@@ -79,6 +83,34 @@ pub fn check_writes(writes: &[AllowedWrite]) -> Result<(), TaskError> {
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// An integration write a task may make: one integration tool, named as
+/// `call_integration tool=<integration>__<tool>`; its arguments stay free
+/// unless fixed as `arguments={…}`.
+fn check_integration_write(write: &AllowedWrite) -> Result<(), TaskError> {
+    let named = write
+        .fixed
+        .get("tool")
+        .and_then(serde_json::Value::as_str)
+        .filter(|tool| tool.contains("__"));
+    if named.is_none() {
+        return Err(TaskError::InvalidWrite(format!(
+            "`{}` needs the integration tool it may call, e.g. `{} tool=sheets__append_row`",
+            write.tool, write.tool
+        )));
+    }
+    if let Some(key) = write
+        .fixed
+        .keys()
+        .find(|key| !matches!(key.as_str(), "tool" | "arguments"))
+    {
+        return Err(TaskError::InvalidWrite(format!(
+            "`{}` has no argument `{key}`; its arguments are: tool, arguments",
+            write.tool
+        )));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use agencybot_agent::{Engine, InternalTool, ToolContext, ToolOutput};
+use agencybot_agent::{Engine, InternalTool, Requester, ToolContext, ToolOutput};
 use agencybot_core::{AllowedWrite, Attachment, NewScheduledTask, Role};
 use agencybot_ofapi::Access;
 use agencybot_store::UsageFilter;
@@ -454,15 +454,23 @@ impl InternalTool for ListWorkflows {
 
     fn run<'a>(
         &'a self,
-        _context: &'a ToolContext<'a>,
+        context: &'a ToolContext<'a>,
         _arguments: Value,
     ) -> BoxFuture<'a, Result<ToolOutput, String>> {
         Box::pin(async move {
-            let list: Vec<Value> = self
-                .0
-                .iter()
-                .map(|w| json!({"slug": w.slug, "name": w.name, "category": w.category, "schedule": w.schedule, "description": w.description}))
-                .collect();
+            let requester = context.requester();
+            let mut list = Vec::new();
+            for w in self.0.iter() {
+                let mut entry = json!({"slug": w.slug, "name": w.name, "category": w.category, "schedule": w.schedule, "description": w.description});
+                if !w.requires.is_empty() {
+                    entry["requires"] = json!(w.requires);
+                    let missing = requester.missing_apps(&w.requires).await;
+                    if !missing.is_empty() {
+                        entry["not_connected"] = json!(missing);
+                    }
+                }
+                list.push(entry);
+            }
             Ok(ToolOutput::new(json!({"workflows": list})))
         })
     }
@@ -512,6 +520,21 @@ impl InternalTool for UseWorkflow {
         check_when(arguments)
     }
 
+    fn access_of<'a>(
+        &'a self,
+        requester: &'a Requester<'a>,
+        arguments: &'a Value,
+    ) -> BoxFuture<'a, Result<Access, String>> {
+        Box::pin(async move {
+            let workflow = self.workflow(arguments)?;
+            workflows::require_connected(
+                workflow,
+                &requester.missing_apps(&workflow.requires).await,
+            )?;
+            Ok(Access::Write)
+        })
+    }
+
     fn summarize(&self, arguments: &Value) -> String {
         match self.workflow(arguments) {
             Ok(workflow) => format!(
@@ -533,6 +556,11 @@ impl InternalTool for UseWorkflow {
     ) -> BoxFuture<'a, Result<ToolOutput, String>> {
         Box::pin(async move {
             let workflow = self.workflow(&arguments)?;
+            let requester = context.requester();
+            workflows::require_connected(
+                workflow,
+                &requester.missing_apps(&workflow.requires).await,
+            )?;
             create_here(
                 context,
                 TaskHere {

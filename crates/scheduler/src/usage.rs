@@ -198,16 +198,30 @@ pub fn searches_line(record: &UsageRecord) -> String {
     }
 }
 
+/// A request's integration calls for the activity list: " integrations: sheets×2, time×1".
+#[must_use]
+pub fn integrations_line(record: &UsageRecord) -> String {
+    if record.integration_calls.is_empty() {
+        return String::new();
+    }
+    let calls: Vec<String> = record
+        .integration_calls
+        .iter()
+        .map(|(name, calls)| format!("{name}×{calls}"))
+        .collect();
+    format!(" integrations: {}", calls.join(", "))
+}
+
 /// The activity list as CSV: one line per request.
 #[must_use]
 pub fn csv(records: &[UsageRecord]) -> String {
     let mut out = String::from(
-        "date,platform,user,type,model,prompt_tokens,completion_tokens,cost_usd,credits,web_searches,web_searches_cached,web_search_usd,duration_ms,outcome\n",
+        "date,platform,user,type,model,prompt_tokens,completion_tokens,cost_usd,credits,web_searches,web_searches_cached,web_search_usd,duration_ms,outcome,integration_calls\n",
     );
     for r in records {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{:.6},{},{},{},{:.6},{},{}",
+            "{},{},{},{},{},{},{},{:.6},{},{},{},{:.6},{},{},{}",
             r.created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             r.platform,
@@ -222,7 +236,14 @@ pub fn csv(records: &[UsageRecord]) -> String {
             r.web_searches_cached,
             r.web_search_usd,
             r.duration_ms,
-            r.outcome
+            r.outcome,
+            csv_field(
+                &r.integration_calls
+                    .iter()
+                    .map(|(name, calls)| format!("{name}:{calls}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         );
     }
     out

@@ -92,6 +92,25 @@ pub fn load(path: &Path) -> Result<Vec<Workflow>, WorkflowError> {
     Ok(file.workflows)
 }
 
+/// Refuses a workflow whose required integrations are not all connected,
+/// naming what is missing.
+pub fn require_connected(workflow: &Workflow, missing: &[String]) -> Result<(), String> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the workflow “{}” needs {} connected first, and {} not: an admin adds {} under [[integrations]] in the config (see `agencybot integrations list`)",
+        workflow.name,
+        workflow.requires.join(", "),
+        if missing.len() == 1 {
+            format!("{} is", missing[0])
+        } else {
+            format!("{} are", missing.join(", "))
+        },
+        if missing.len() == 1 { "it" } else { "them" },
+    ))
+}
+
 #[must_use]
 pub fn find<'a>(workflows: &'a [Workflow], slug: &str) -> Option<&'a Workflow> {
     let wanted = slug.trim().to_lowercase().replace(' ', "-");

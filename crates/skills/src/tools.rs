@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use agencybot_agent::{Engine, InternalTool, PromptSection, ToolContext, ToolOutput};
-use agencybot_core::{Role, Team};
+use agencybot_agent::{Engine, InternalTool, PromptSection, Requester, ToolContext, ToolOutput};
+use agencybot_core::Role;
 use agencybot_ofapi::Access;
 use agencybot_store::Store;
 use futures::future::BoxFuture;
@@ -38,7 +38,12 @@ struct InstalledSkills {
 }
 
 impl PromptSection for InstalledSkills {
-    fn section<'a>(&'a self, team: &'a Team) -> BoxFuture<'a, Option<String>> {
+    fn lists_skills(&self) -> bool {
+        true
+    }
+
+    fn section<'a>(&'a self, requester: &'a Requester<'a>) -> BoxFuture<'a, Option<String>> {
+        let team = requester.team;
         Box::pin(async move {
             let library = self.skills.library();
             let skills = installed(&self.store, &library, team.id).await.ok()?;

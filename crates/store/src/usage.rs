@@ -36,6 +36,7 @@ struct UsageRow {
     web_searches: i64,
     web_searches_cached: i64,
     web_search_usd: f64,
+    integration_calls: String,
     duration_ms: i64,
     outcome: String,
     created_at: i64,
@@ -57,6 +58,10 @@ impl UsageRow {
             web_searches: self.web_searches,
             web_searches_cached: self.web_searches_cached,
             web_search_usd: self.web_search_usd,
+            integration_calls: crate::parse_json(
+                "usage integration_calls",
+                &self.integration_calls,
+            )?,
             duration_ms: self.duration_ms,
             outcome: parse_stored("usage outcome", &self.outcome)?,
             created_at: from_millis("usage created_at", self.created_at)?,
@@ -71,8 +76,9 @@ impl Store {
             .fetch_one(
                 "INSERT INTO usage_records (team_id, platform, user_id, kind, model, prompt_tokens, \
                  completion_tokens, cost_usd, credits, web_searches, web_searches_cached, \
-                 web_search_usd, duration_ms, outcome, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+                 web_search_usd, integration_calls, duration_ms, outcome, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 RETURNING id",
                 args![
                     record.team_id,
                     record.platform.as_str(),
@@ -86,6 +92,8 @@ impl Store {
                     record.web_searches,
                     record.web_searches_cached,
                     record.web_search_usd,
+                    serde_json::to_string(&record.integration_calls)
+                        .unwrap_or_else(|_| "{}".to_owned()),
                     record.duration_ms,
                     record.outcome.as_str(),
                     millis(record.created_at)
@@ -102,7 +110,7 @@ impl Store {
             .fetch_all(
                 "SELECT id, team_id, platform, user_id, kind, model, prompt_tokens, \
                  completion_tokens, cost_usd, credits, web_searches, web_searches_cached, \
-                 web_search_usd, duration_ms, outcome, created_at \
+                 web_search_usd, integration_calls, duration_ms, outcome, created_at \
                  FROM usage_records \
                  WHERE ($1 IS NULL OR team_id = $1) AND ($2 IS NULL OR created_at >= $2) \
                  AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR platform = $4) \

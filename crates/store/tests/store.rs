@@ -135,7 +135,7 @@ fn member(name: &str, role: Role, telegram: &[&str]) -> MemberSpec {
 async fn migrating_twice_changes_nothing(store: &Store) {
     let status = store.migration_status().await.unwrap();
     assert!(status.pending.is_empty(), "{status:?}");
-    assert_eq!(status.applied.len(), 4);
+    assert_eq!(status.applied.len(), 5);
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(store.migration_status().await.unwrap(), status);
     store.ping().await.unwrap();
@@ -788,6 +788,7 @@ async fn usage_records_are_filtered_and_credits_summed(store: &Store) {
         web_searches: 0,
         web_searches_cached: 0,
         web_search_usd: 0.0,
+        integration_calls: Default::default(),
         duration_ms: 2400,
         outcome: UsageOutcome::Success,
         created_at: at(hour, 0),
@@ -883,6 +884,7 @@ async fn usage_records_are_filtered_and_credits_summed(store: &Store) {
             web_searches: 2,
             web_searches_cached: 1,
             web_search_usd: 0.01,
+            integration_calls: Default::default(),
             cost_usd: 0.011,
             ..record(RequestKind::Chat, Platform::Telegram, "gpt-4.1-mini", 0, 11)
         })

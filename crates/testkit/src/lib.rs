@@ -5,6 +5,7 @@
 mod discord;
 mod model;
 mod postgres;
+mod python;
 mod slack;
 mod stack;
 mod telegram;
@@ -13,6 +14,7 @@ mod tools;
 pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
 pub use model::{Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
+pub use python::python_venv;
 pub use slack::{FakeSlack, SLACK_BOT_USER, SlackCall, post_signed, slack_signature};
 pub use stack::{Stack, StackOptions, TestMember, run_turn, sandbox_now};
 pub use telegram::{BOT_USER_ID, BotCall, FakeTelegram};

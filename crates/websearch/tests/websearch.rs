@@ -352,6 +352,7 @@ async fn an_exhausted_monthly_budget_refuses_before_any_request_and_the_reply_sa
             web_searches: 2,
             web_searches_cached: 0,
             web_search_usd: 0.008,
+            integration_calls: Default::default(),
             duration_ms: 1,
             outcome: UsageOutcome::Success,
             created_at: agencybot_core::Clock::now(stack.clock.as_ref()),

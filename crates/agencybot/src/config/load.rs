@@ -336,7 +336,22 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
             }
             _ => {}
         }
+        if let Some(member) = access.set_up_by {
+            let team = config.channel_team(access);
+            if !is_member(config, team, member.get_ref()) {
+                return Err(invalid(
+                    at(member.span().start),
+                    format!(
+                        "channel `{}` is set up by `{}`, who is not a member of team `{team}`",
+                        name.get_ref(),
+                        member.get_ref()
+                    ),
+                    Some("use the name of one of the team's [[teams.members]]".into()),
+                ));
+            }
+        }
     }
+    validate_integrations(config, at)?;
     for channel in &config.channels.telegram {
         if channel
             .webhook_listen
@@ -393,6 +408,160 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
                     channel.name.get_ref()
                 ),
                 Some("use the number Discord shows under Server Settings → Widget → Server ID (or right-click the server → Copy Server ID)".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_member(config: &Config, team: &str, member: &str) -> bool {
+    config
+        .teams
+        .iter()
+        .filter(|t| t.name.get_ref() == team)
+        .flat_map(|t| &t.members)
+        .any(|m| m.name.get_ref() == member)
+}
+
+/// Integrations have unique plain names, one way to be reached, a declared
+/// team, an owner when personal (and only then), and sane timeouts.
+fn validate_integrations(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    for integration in &config.integrations {
+        let name = integration.name.get_ref();
+        let here = at(integration.name.span().start);
+        agencybot_integrations::check_name(name).map_err(|message| {
+            invalid(
+                here.clone(),
+                message,
+                Some("e.g. name = \"google-sheets\"".into()),
+            )
+        })?;
+        if !names.insert(name.as_str()) {
+            return Err(invalid(
+                here,
+                format!("integration `{name}` is declared twice"),
+                Some("give every [[integrations]] a unique name".into()),
+            ));
+        }
+        match (&integration.command, &integration.url) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(invalid(
+                    here,
+                    format!("integration `{name}` needs either `command` (a local MCP server) or `url` (a streamable-HTTP one)"),
+                    Some("e.g. command = \"mcp-server-time\", or url = \"https://app.onlyfansapi.com/mcp/onlyfans-mcp\"".into()),
+                ));
+            }
+            (None, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(invalid(
+                    here,
+                    format!("integration `{name}`: url `{url}` is not an http(s) URL"),
+                    None,
+                ));
+            }
+            (Some(command), None) if command.trim().is_empty() => {
+                return Err(invalid(
+                    here,
+                    format!("integration `{name}`: `command` is empty"),
+                    None,
+                ));
+            }
+            _ => {}
+        }
+        if integration.url.is_none()
+            && (!integration.headers.is_empty() || !integration.bearer_token_env.is_empty())
+        {
+            return Err(invalid(
+                here,
+                format!(
+                    "integration `{name}`: `headers` and `bearer_token_env` are for a `url`; a command gets `env` and `env_secrets`"
+                ),
+                None,
+            ));
+        }
+        if integration.command.is_none()
+            && (!integration.args.is_empty()
+                || !integration.env.is_empty()
+                || !integration.env_secrets.is_empty()
+                || integration.cwd.is_some())
+        {
+            return Err(invalid(
+                here,
+                format!(
+                    "integration `{name}`: `args`, `env`, `env_secrets` and `cwd` are for a `command`"
+                ),
+                None,
+            ));
+        }
+        if let Some(header) = integration.headers.keys().find(|h| header_name_invalid(h)) {
+            return Err(invalid(
+                here,
+                format!("integration `{name}`: `{header}` is not a valid HTTP header name"),
+                None,
+            ));
+        }
+        match &integration.team {
+            Some(team) if !config.team_names().contains(team.get_ref()) => {
+                return Err(invalid(
+                    at(team.span().start),
+                    format!(
+                        "integration `{name}` names team `{}`, which is not declared",
+                        team.get_ref()
+                    ),
+                    Some(format!("use one of: {}", config.team_names().join(", "))),
+                ));
+            }
+            None if config.teams.len() > 1 => {
+                return Err(invalid(
+                    here,
+                    format!("integration `{name}` must say which team uses it"),
+                    Some("add `team = \"…\"`: the config declares several teams".into()),
+                ));
+            }
+            _ => {}
+        }
+        let team = config.integration_team(integration);
+        match (integration.scope, &integration.owner) {
+            (IntegrationScope::Personal, None) => {
+                return Err(invalid(
+                    here,
+                    format!(
+                        "integration `{name}` is personal: say whose with `owner = \"<member name>\"`"
+                    ),
+                    None,
+                ));
+            }
+            (IntegrationScope::Team, Some(owner)) => {
+                return Err(invalid(
+                    at(owner.span().start),
+                    format!("integration `{name}` is shared with the team, so it has no `owner`"),
+                    Some("remove `owner`, or set scope = \"personal\"".into()),
+                ));
+            }
+            (IntegrationScope::Personal, Some(owner))
+                if !is_member(config, team, owner.get_ref()) =>
+            {
+                return Err(invalid(
+                    at(owner.span().start),
+                    format!(
+                        "integration `{name}` belongs to `{}`, who is not a member of team `{team}`",
+                        owner.get_ref()
+                    ),
+                    Some("use the name of one of the team's [[teams.members]]".into()),
+                ));
+            }
+            _ => {}
+        }
+        if integration.timeout_secs == 0
+            || integration.timeout_secs > agencybot_integrations::MAX_CALL_TIMEOUT.as_secs()
+            || integration.connect_timeout_secs == 0
+        {
+            return Err(invalid(
+                here,
+                format!(
+                    "integration `{name}`: timeout_secs must be 1 to 600 and connect_timeout_secs more than 0"
+                ),
+                None,
             ));
         }
     }

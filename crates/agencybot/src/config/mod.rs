@@ -53,6 +53,8 @@ pub struct Config {
     pub web_search: WebSearchConfig,
     pub teams: Vec<TeamConfig>,
     pub channels: Channels,
+    /// MCP servers whose tools the model may use.
+    pub integrations: Vec<IntegrationConfig>,
 }
 
 /// What one person, one team or one request may use.
@@ -453,6 +455,89 @@ impl MemberConfig {
     }
 }
 
+/// One MCP server: a local program (`command`) or a streamable-HTTP `url`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    /// Short and unique (`a-z`, `0-9`, `-`): it prefixes the tools' names.
+    pub name: Spanned<String>,
+    /// The app's name as people say it ("Google Sheets"); default: `name`.
+    pub title: Option<String>,
+    /// The team that may use it; may be omitted when the config declares one team.
+    pub team: Option<Spanned<String>>,
+    /// `team` (every member) or `personal` (only `owner`).
+    #[serde(default)]
+    pub scope: IntegrationScope,
+    /// The member (by name) a personal integration belongs to.
+    pub owner: Option<Spanned<String>>,
+    /// A program that speaks MCP on stdin/stdout.
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment of the program (it gets nothing else of ours but PATH,
+    /// HOME, LANG, LC_ALL, TMPDIR and TZ).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables of the program taken from secrets: variable →
+    /// the environment variable (or secrets-file key) holding the value.
+    #[serde(default)]
+    pub env_secrets: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    /// A streamable-HTTP MCP endpoint.
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Environment variable holding a token sent as `Authorization: Bearer`.
+    #[serde(default)]
+    pub bearer_token_env: String,
+    /// Its read-only tools may run without asking. Only for servers you run
+    /// or trust: the server itself says which tools only read.
+    #[serde(default)]
+    pub trusted: bool,
+    /// Tools offered (names or `*` patterns); empty offers all.
+    #[serde(default)]
+    pub allow_tools: Vec<String>,
+    /// Tools never offered; wins over `allow_tools`.
+    #[serde(default)]
+    pub deny_tools: Vec<String>,
+    /// How long one call may take (at most 600).
+    #[serde(default = "default_integration_timeout")]
+    pub timeout_secs: u64,
+    /// How long starting and connecting may take.
+    #[serde(default = "default_integration_connect")]
+    pub connect_timeout_secs: u64,
+}
+
+fn default_integration_timeout() -> u64 {
+    30
+}
+
+fn default_integration_connect() -> u64 {
+    20
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrationScope {
+    #[default]
+    Team,
+    Personal,
+}
+
+impl Config {
+    /// The team an integration belongs to (validated at load).
+    #[must_use]
+    pub fn integration_team<'a>(&'a self, integration: &'a IntegrationConfig) -> &'a str {
+        match &integration.team {
+            Some(team) => team.get_ref(),
+            None => self
+                .teams
+                .first()
+                .map_or(DEFAULT_TEAM, |team| team.name.get_ref().as_str()),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Channels {
@@ -465,6 +550,7 @@ pub struct Channels {
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelAccess<'a> {
     pub team: Option<&'a Spanned<String>>,
+    pub set_up_by: Option<&'a Spanned<String>>,
     pub permitted_user_ids: &'a [String],
     pub allow_everyone: bool,
 }
@@ -476,6 +562,7 @@ macro_rules! channel_access {
             pub fn access(&self) -> ChannelAccess<'_> {
                 ChannelAccess {
                     team: self.team.as_ref(),
+                    set_up_by: self.set_up_by.as_ref(),
                     permitted_user_ids: &self.permitted_user_ids,
                     allow_everyone: self.allow_everyone,
                 }
@@ -499,6 +586,9 @@ pub struct TelegramChannel {
     pub name: Spanned<String>,
     /// Team served; may be omitted when the config declares one team.
     pub team: Option<Spanned<String>>,
+    /// The member who set the channel up: requests here may also use that
+    /// member's personal integrations.
+    pub set_up_by: Option<Spanned<String>>,
     /// Users served besides the team's members (as guests: they may ask but
     /// not confirm writes).
     #[serde(default, deserialize_with = "deserialize_ids")]
@@ -536,6 +626,9 @@ pub struct SlackChannel {
     pub name: Spanned<String>,
     /// Team served; may be omitted when the config declares one team.
     pub team: Option<Spanned<String>>,
+    /// The member who set the channel up: requests here may also use that
+    /// member's personal integrations.
+    pub set_up_by: Option<Spanned<String>>,
     /// Users served besides the team's members (as guests: they may ask but
     /// not confirm writes).
     #[serde(default, deserialize_with = "deserialize_ids")]
@@ -563,6 +656,9 @@ pub struct DiscordChannel {
     pub name: Spanned<String>,
     /// Team served; may be omitted when the config declares one team.
     pub team: Option<Spanned<String>>,
+    /// The member who set the channel up: requests here may also use that
+    /// member's personal integrations.
+    pub set_up_by: Option<Spanned<String>>,
     /// Users served besides the team's members (as guests: they may ask but
     /// not confirm writes).
     #[serde(default, deserialize_with = "deserialize_ids")]

@@ -89,6 +89,21 @@ impl Config {
                 "Discord Developer Portal → your application → Bot → Reset Token (and enable the Message Content intent)",
             );
         }
+        for integration in &self.integrations {
+            let used_by = format!("integration `{}`", integration.name.get_ref());
+            need(
+                &integration.bearer_token_env,
+                used_by.clone(),
+                "a token or API key from that app (for OnlyFansAPI's MCP server, the team's API key)",
+            );
+            for env in integration.env_secrets.values() {
+                need(
+                    env,
+                    used_by.clone(),
+                    "the key or token that MCP server's documentation names",
+                );
+            }
+        }
         needs
     }
 }

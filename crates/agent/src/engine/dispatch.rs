@@ -319,9 +319,13 @@ impl Engine {
         if let Err(problem) = tool.check(&arguments) {
             return CallResult::error(problem);
         }
-        if tool.access() != Access::Read {
-            let summary = tool.summarize(&arguments);
-            return self.gate(turn, tool.name(), arguments, summary).await;
+        match tool.access_of(&turn.requester, &arguments).await {
+            Err(problem) => return CallResult::error(problem),
+            Ok(Access::Read) => {}
+            Ok(_) => {
+                let summary = tool.summarize(&arguments);
+                return self.gate(turn, tool.name(), arguments, summary).await;
+            }
         }
         let reserved = match self.begin_step(turn).await {
             Ok(reserved) => reserved,
@@ -334,16 +338,21 @@ impl Engine {
             .credits_left(&turn.request.team)
             .await
             .map(|left| left + reserved);
-        let result = self.run_tool(turn, tool, arguments, credits_left).await;
+        let result = self
+            .run_tool(turn, tool, arguments, credits_left, false)
+            .await;
         CallResult { reserved, ..result }
     }
 
+    /// Runs an internal tool; `approved` when the gate runs a confirmed or
+    /// pre-approved write.
     pub(super) async fn run_tool(
         &self,
         turn: &Turn<'_>,
         tool: &dyn InternalTool,
         arguments: Value,
         credits_left: Option<i64>,
+        approved: bool,
     ) -> CallResult {
         let request = turn.request;
         let send_file = |attachment| {
@@ -368,14 +377,21 @@ impl Engine {
             credits_left,
             send_file: &send_file,
             turn_uses: &turn.uses,
+            approved,
+            allowed_writes: turn.requester.allowed_writes,
+            apps: self.apps.as_ref(),
         };
         match tool.run(&context, arguments).await {
             Ok(ToolOutput {
                 content,
                 credits,
                 searches,
+                integration_calls,
+                effect_unknown,
             }) => CallResult {
                 searches,
+                integration_calls,
+                effect_unknown,
                 ..CallResult::billed(content, credits)
             },
             Err(message) => CallResult::error(message),

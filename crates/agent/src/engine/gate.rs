@@ -90,7 +90,8 @@ impl Engine {
                     ),
                 );
             }
-            let (performed, credits) = self.perform(turn, tool, &arguments).await;
+            let (performed, credits, integration_calls) =
+                self.perform(turn, tool, &arguments).await;
             let done = match &performed {
                 Performed::Done(_) => Some(summary.clone()),
                 Performed::Failed(_) => None,
@@ -100,6 +101,7 @@ impl Engine {
             };
             return CallResult {
                 credits,
+                integration_calls,
                 executed: done,
                 ..CallResult::content(performed.for_model())
             };
@@ -144,19 +146,20 @@ impl Engine {
         }
     }
 
-    /// Runs a confirmed (or pre-approved) write once. Never retried.
+    /// Runs a confirmed (or pre-approved) write once. Never retried. Gives
+    /// what became of it, the credits it used and the integrations it called.
     pub(super) async fn perform(
         &self,
         turn: &Turn<'_>,
         tool: &str,
         arguments: &Value,
-    ) -> (Performed, i64) {
+    ) -> (Performed, i64, Vec<String>) {
         // Whatever it changes, later reads must see.
         turn.reads.forget();
         self.recent_reads.forget_team(turn.request.team.id);
         if let Some(endpoint) = Catalog::onlyfans().get(tool) {
             let args = arguments.as_object().cloned().unwrap_or_default();
-            return match self.ofapi.call(&endpoint.id, &args).await {
+            let (performed, credits) = match self.ofapi.call(&endpoint.id, &args).await {
                 Ok(response) => (
                     Performed::Done(crate::compact::for_model(response.data, false)),
                     response.cost.credits_used,
@@ -170,22 +173,35 @@ impl Engine {
                 ),
                 Err(err) => (Performed::Failed(err.message), err.credits_used),
             };
+            return (performed, credits, Vec::new());
         }
         match self.tools.get(tool) {
             Some(internal) => {
                 let credits_left = self.credits_left(&turn.request.team).await;
                 let result = self
-                    .run_tool(turn, internal.as_ref(), arguments.clone(), credits_left)
+                    .run_tool(
+                        turn,
+                        internal.as_ref(),
+                        arguments.clone(),
+                        credits_left,
+                        true,
+                    )
                     .await;
-                let performed = match result.content.get("error").and_then(Value::as_str) {
-                    Some(error) => Performed::Failed(error.to_owned()),
-                    None => Performed::Done(result.content),
+                let error = result.content.get("error").and_then(Value::as_str);
+                let performed = match (result.effect_unknown, error) {
+                    (Some(check), error) => Performed::Unknown {
+                        error: error.unwrap_or("no answer came back").to_owned(),
+                        check,
+                    },
+                    (None, Some(error)) => Performed::Failed(error.to_owned()),
+                    (None, None) => Performed::Done(result.content),
                 };
-                (performed, result.credits)
+                (performed, result.credits, result.integration_calls)
             }
             None => (
                 Performed::Failed(format!("`{tool}` is no longer available")),
                 0,
+                Vec::new(),
             ),
         }
     }
@@ -266,10 +282,11 @@ impl Engine {
                         lines.push(format!("Not done: {refusal} — {}", action.summary));
                         continue;
                     }
-                    let (performed, credits) =
+                    let (performed, credits, integration_calls) =
                         self.perform(turn, &action.tool, &action.arguments).await;
                     performed_count += 1;
                     self.charge_credits(&request.team, meter, credits);
+                    meter.count_integration_calls(integration_calls);
                     let finished = self.clock.now();
                     let outcome = match &performed {
                         Performed::Done(result) => ActionOutcome::Executed(result),
@@ -339,7 +356,7 @@ impl Engine {
         }
         // Something ran: the model reports the outcome in its own words.
         let messages = self
-            .conversation_messages(request, &conversation, meter)
+            .conversation_messages(turn, &conversation, meter)
             .await?;
         let mut ending = self
             .run(turn, conversation.id, messages, model, meter)

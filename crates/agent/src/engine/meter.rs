@@ -21,6 +21,16 @@ pub(super) struct Meter {
     /// Everything in US dollars: the model and the web searches.
     pub usd: f64,
     pub searches: crate::tools::WebSearches,
+    /// Integration calls by integration name.
+    pub integration_calls: std::collections::BTreeMap<String, i64>,
+}
+
+impl Meter {
+    pub fn count_integration_calls(&mut self, calls: Vec<String>) {
+        for name in calls {
+            *self.integration_calls.entry(name).or_default() += 1;
+        }
+    }
 }
 
 /// Spend of turns that have not recorded their usage yet, per team.

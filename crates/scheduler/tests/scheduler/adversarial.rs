@@ -1063,6 +1063,7 @@ async fn spent_today(stack: &Stack, credits: i64, usd: f64) {
             web_searches: 0,
             web_searches_cached: 0,
             web_search_usd: 0.0,
+            integration_calls: Default::default(),
             duration_ms: 0,
             outcome: UsageOutcome::Success,
             created_at: stack.clock.now(),
