@@ -62,6 +62,19 @@ pub enum IntegrationsCommand {
         /// The integration's name (default: all).
         name: Option<String>,
     },
+    /// Sign in to an integration that uses OAuth: prints an address to open
+    /// in a browser and keeps the tokens, sealed, in the database.
+    Connect {
+        name: String,
+        /// Local port the browser is sent back to (default: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// How long to wait for the sign-in, in seconds.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
+    },
+    /// Forget an integration's OAuth sign-in.
+    Disconnect { name: String },
 }
 
 #[derive(Debug, Subcommand)]

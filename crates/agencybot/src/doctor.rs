@@ -135,7 +135,13 @@ async fn check_integrations(config: &Config, env: &[(String, String)], report: &
         return;
     }
     let secrets = Secrets::load(config, env).unwrap_or_default();
-    let integrations = match setup::integrations(config, &secrets) {
+    // Sign-ins are read from the store; the database check reports it.
+    let store = if config.integrations.iter().any(|i| i.oauth) {
+        setup::open_store(config).await.ok()
+    } else {
+        None
+    };
+    let integrations = match setup::integrations(config, &secrets, store.as_ref()) {
         Ok(integrations) => integrations,
         Err(error) => {
             report.problem("integrations", format!("{error:#}"));

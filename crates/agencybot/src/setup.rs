@@ -259,13 +259,13 @@ pub fn engine(
         team_turns_per_minute: NonZeroU32::new(config.limits.team_turns_per_minute),
         ..EngineConfig::default()
     };
+    let integrations = integrations(config, secrets, Some(&store))?;
     let mut engine = Engine::new(store, ofapi, models, engine_config, Arc::new(SystemClock));
     agencybot_skills::register(&mut engine, skills);
     agencybot_scheduler::register(&mut engine, Arc::new(workflows(config)?));
     if let Some(tool) = web_search(config, secrets)? {
         engine.register_tool(Arc::new(tool));
     }
-    let integrations = integrations(config, secrets)?;
     if !integrations.servers().is_empty() {
         integrations.register(&mut engine);
     }
@@ -277,8 +277,11 @@ pub fn engine(
 pub fn integrations(
     config: &Config,
     secrets: &Secrets,
+    store: Option<&Store>,
 ) -> anyhow::Result<Arc<agencybot_integrations::Integrations>> {
     use agencybot_integrations::{Integrations, Scope, ServerSpec, ToolFilter, Transport};
+
+    let vault = sign_in_vault(config, secrets, store)?;
 
     let secret = |env: &str, name: &str| -> Option<agencybot_core::Secret> {
         let found = secrets.get(env).cloned();
@@ -312,6 +315,14 @@ pub fn integrations(
                 cwd: integration.cwd.clone(),
             }
         } else {
+            if integration.oauth && vault.is_none() {
+                tracing::warn!(
+                    integration = name,
+                    "{} is not set: integration `{name}` signs in with OAuth and is left out",
+                    config.database.sealing_key_env
+                );
+                continue;
+            }
             let bearer = if integration.bearer_token_env.is_empty() {
                 None
             } else {
@@ -328,6 +339,11 @@ pub fn integrations(
                     .map(|(key, value)| (key.clone(), agencybot_core::Secret::new(value.clone())))
                     .collect(),
                 bearer,
+                oauth: integration
+                    .oauth
+                    .then(|| agencybot_integrations::OAuthSpec {
+                        scopes: integration.oauth_scopes.clone(),
+                    }),
             }
         };
         specs.push(ServerSpec {
@@ -360,8 +376,28 @@ pub fn integrations(
         })
         .collect();
     Ok(Arc::new(
-        Integrations::new(specs, channel_owners).map_err(anyhow::Error::msg)?,
+        Integrations::with_vault(specs, channel_owners, vault).map_err(anyhow::Error::msg)?,
     ))
+}
+
+/// Where OAuth sign-ins are kept: only when an integration signs in, the
+/// store is at hand and the sealing key is set.
+pub fn sign_in_vault(
+    config: &Config,
+    secrets: &Secrets,
+    store: Option<&Store>,
+) -> anyhow::Result<Option<Arc<agencybot_integrations::Vault>>> {
+    use agencybot_integrations::{SealingKey, Vault};
+
+    if !config.integrations.iter().any(|i| i.oauth) {
+        return Ok(None);
+    }
+    let (Some(store), Some(phrase)) = (store, secrets.get(&config.database.sealing_key_env)) else {
+        return Ok(None);
+    };
+    let key = SealingKey::from_phrase(phrase)
+        .with_context(|| format!("{} cannot seal sign-ins", config.database.sealing_key_env))?;
+    Ok(Some(Arc::new(Vault::new(store.clone(), key))))
 }
 
 /// The model providers the config lists, each with its key and headers.

@@ -235,8 +235,8 @@ pub async fn workflows(
                     format!("there is no workflow `{slug}`; `agencybot workflows list` shows them")
                 })?;
             let secrets = crate::config::Secrets::load(config, env)?;
-            let integrations = crate::setup::integrations(config, &secrets)?;
             let store = open_ready_store(config).await?;
+            let integrations = crate::setup::integrations(config, &secrets, Some(&store))?;
             let result = async {
                 let team = pick_team(&store, config, team.team.as_deref()).await?;
                 // A task made here runs as the team, so only shared apps count.

@@ -179,7 +179,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 5 migration(s) to SQLite:"),
+        text(&first).contains("Applied 6 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -187,7 +187,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (5 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (6 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -216,13 +216,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 5 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 6 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (5 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (6 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -1109,5 +1109,187 @@ requires = ["Google Sheets"]
     assert!(
         !ok && out.contains("belongs to `Zed`, who is not a member of team `Velvet`"),
         "{out}"
+    );
+}
+
+/// `agencybot integrations connect notion` started, with the sign-in
+/// address it printed and the rest of its output to come.
+fn start_sign_in(
+    dir: &Path,
+    key: (&str, &str),
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut connect = Command::new(env!("CARGO_BIN_EXE_agencybot"))
+        .current_dir(dir)
+        .env_clear()
+        .env(key.0, key.1)
+        .args(["integrations", "connect", "notion", "--config", "a.toml"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = std::io::BufReader::new(connect.stdout.take().unwrap()).lines();
+    let sign_in = printed
+        .by_ref()
+        .map(Result::unwrap)
+        .find_map(|line| {
+            let line = line.trim();
+            line.starts_with("http").then(|| line.to_owned())
+        })
+        .expect("a sign-in address is printed");
+    (connect, printed, sign_in)
+}
+
+/// A child process stopped when the test ends, however it ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One plain GET on loopback: the status line and the `Location` header.
+fn http_get(url: &str) -> (String, Option<String>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let location = answer.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("location")
+            .then(|| value.trim().to_owned())
+    });
+    (status, location)
+}
+
+#[test]
+fn an_oauth_integration_is_signed_in_from_the_cli_and_signed_out() {
+    use std::io::{BufRead, Write};
+
+    let bin = mcp_servers();
+    let script = workspace_root().join("crates/integrations/tests/fixtures/fixture_server.py");
+    let mut fixture = Stopped(
+        Command::new(bin.join("python"))
+            .arg(&script)
+            .args(["--transport", "http", "--port", "0", "--oauth"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = std::io::BufReader::new(fixture.0.stdout.take().unwrap()).lines();
+    let url = ready
+        .find_map(|line| {
+            line.unwrap()
+                .strip_prefix("FIXTURE_READY ")
+                .map(str::to_owned)
+        })
+        .expect("the fixture is ready");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [\"111\"]\n\
+             [[channels.telegram]]\nname = \"tg\"\nteam = \"Velvet\"\n\
+             [[integrations]]\nname = \"notion\"\ntitle = \"Notion\"\nurl = \"{url}\"\noauth = true\ntrusted = true\n"
+        ),
+    )
+    .unwrap();
+    let key = (
+        "AGENCYBOT_SEALING_KEY",
+        "0123456789abcdef0123456789abcdef-sealing",
+    );
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", "a.toml"]);
+        let output = agencybot(dir.path(), &all, env);
+        (output.status.success(), text(&output))
+    };
+
+    // Without the sealing key nothing is signed in, and doctor names the key.
+    let (ok, out) = run(&["integrations", "connect", "notion"], &[]);
+    assert!(
+        !ok && out.contains("AGENCYBOT_SEALING_KEY is not set"),
+        "{out}"
+    );
+    let (_, out) = run(&["doctor"], &[]);
+    assert!(
+        out.contains("AGENCYBOT_SEALING_KEY") && out.contains("sign-ins of integration `notion`"),
+        "{out}"
+    );
+    // Not signed in yet: listed as needing a sign-in.
+    let (ok, out) = run(&["integrations", "test", "notion"], &[key]);
+    assert!(
+        !ok && out.contains("needs a sign-in") && out.contains("integrations connect notion"),
+        "{out}"
+    );
+
+    // The sign-in: the printed address, approved, back to the CLI's listener.
+    let (mut connect, printed, sign_in) = start_sign_in(dir.path(), key);
+    let (status, back) = http_get(&sign_in);
+    assert!(status.contains("302"), "{status}");
+    let back = back.expect("redirected back");
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    let (status, _) = http_get(&back);
+    assert!(status.contains("200"), "{status}");
+    let rest: Vec<String> = printed.map(Result::unwrap).collect();
+    let status = connect.wait().unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("✓ Signed in to Notion")),
+        "{rest:?}"
+    );
+
+    // Signed in: a later command reaches it with the sealed tokens.
+    let (ok, out) = run(&["integrations", "test", "notion"], &[key]);
+    assert!(
+        ok && out.contains("✓ notion (Notion)") && out.contains("get_rows"),
+        "{out}"
+    );
+    // A different key opens nothing: asked to sign in again.
+    let other = (
+        "AGENCYBOT_SEALING_KEY",
+        "another-phrase-of-at-least-thirty-two-chars",
+    );
+    let (ok, out) = run(&["integrations", "test", "notion"], &[other]);
+    assert!(!ok && out.contains("needs a sign-in"), "{out}");
+
+    let (ok, out) = run(&["integrations", "disconnect", "notion"], &[key]);
+    assert!(ok && out.contains("Signed out of Notion"), "{out}");
+    let (ok, out) = run(&["integrations", "test", "notion"], &[key]);
+    assert!(!ok && out.contains("needs a sign-in"), "{out}");
+    let (ok, out) = run(&["integrations", "disconnect", "notion"], &[key]);
+    assert!(ok && out.contains("Notion was not signed in"), "{out}");
+
+    // A browser on another machine: the address it was sent to, pasted.
+    let (mut connect, printed, sign_in) = start_sign_in(dir.path(), key);
+    let (_, back) = http_get(&sign_in);
+    let mut stdin = connect.stdin.take().unwrap();
+    writeln!(stdin, "not the address").unwrap();
+    writeln!(stdin, "{}", back.unwrap()).unwrap();
+    let rest: Vec<String> = printed.map(Result::unwrap).collect();
+    assert!(connect.wait().unwrap().success(), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("That is not the address"))
+            && rest
+                .iter()
+                .any(|line| line.contains("✓ Signed in to Notion")),
+        "{rest:?}"
     );
 }

@@ -10,6 +10,7 @@
 //! an API write. Answers are outside data, bounded and marked so.
 
 mod catalog;
+mod oauth;
 mod result;
 mod search;
 mod server;
@@ -23,10 +24,11 @@ use agencybot_agent::{ConnectedApps, Engine, Requester};
 use futures::future::BoxFuture;
 
 pub use catalog::{Catalog, IntegrationTool, integration_of, model_name};
+pub use oauth::{MIN_KEY_CHARS, OAuthError, SealingKey, SignIn, Vault};
 pub use result::{EXTERNAL_NOTE, MAX_RESULT_CHARS};
 pub use search::rank;
 pub use server::{CallError, Server, ServerError};
-pub use spec::{MAX_CALL_TIMEOUT, Scope, ServerSpec, ToolFilter, Transport, check_name};
+pub use spec::{MAX_CALL_TIMEOUT, OAuthSpec, Scope, ServerSpec, ToolFilter, Transport, check_name};
 pub use tools::{CALL_TOOL, FIND_TOOLS, LIST_TOOL};
 
 /// Every configured integration, and who may use which.
@@ -43,6 +45,16 @@ impl Integrations {
         specs: Vec<ServerSpec>,
         channel_owners: HashMap<String, String>,
     ) -> Result<Self, String> {
+        Self::with_vault(specs, channel_owners, None)
+    }
+
+    /// Like [`Integrations::new`], keeping OAuth sign-ins in `vault`;
+    /// refuses a server that signs in when there is none.
+    pub fn with_vault(
+        specs: Vec<ServerSpec>,
+        channel_owners: HashMap<String, String>,
+        vault: Option<Arc<Vault>>,
+    ) -> Result<Self, String> {
         let mut servers: Vec<Arc<Server>> = Vec::with_capacity(specs.len());
         for spec in specs {
             check_name(&spec.name)?;
@@ -52,7 +64,14 @@ impl Integrations {
                     spec.name
                 ));
             }
-            servers.push(Arc::new(Server::new(spec)));
+            let server = Server::with_vault(spec, vault.clone());
+            if server.signs_in() && vault.is_none() {
+                return Err(format!(
+                    "the integration `{}` signs in with OAuth, which needs a key to seal its tokens",
+                    server.spec.name
+                ));
+            }
+            servers.push(Arc::new(server));
         }
         Ok(Integrations {
             servers,

@@ -17,7 +17,10 @@ use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
 use serde_json::{Map, Value};
 use tokio::io::AsyncBufReadExt;
 
+use rmcp::transport::auth::{AuthClient, AuthorizationManager};
+
 use crate::catalog::Catalog;
+use crate::oauth::{self, Vault};
 use crate::spec::{ServerSpec, Transport};
 
 /// The longest wait before another start is tried.
@@ -44,6 +47,12 @@ pub enum ServerError {
     },
     #[error("it could not list its tools: {0}")]
     List(String),
+    /// Nobody has signed in to it yet, or its sign-in ran out or was
+    /// revoked: not a failure worth backing off from.
+    #[error(
+        "it needs a sign-in: someone with access to the server runs `agencybot integrations connect {0}`"
+    )]
+    SignInNeeded(String),
 }
 
 /// Why a call gave no result.
@@ -108,6 +117,8 @@ struct State {
 
 pub struct Server {
     pub spec: ServerSpec,
+    /// Where its OAuth sign-in is kept, for servers that sign in.
+    vault: Option<Arc<Vault>>,
     state: tokio::sync::Mutex<State>,
     /// The last listing, for summaries written without waiting.
     known: RwLock<Option<Arc<Catalog>>>,
@@ -117,8 +128,15 @@ pub struct Server {
 impl Server {
     #[must_use]
     pub fn new(spec: ServerSpec) -> Self {
+        Self::with_vault(spec, None)
+    }
+
+    /// A server whose OAuth sign-in (if it uses one) is kept in `vault`.
+    #[must_use]
+    pub fn with_vault(spec: ServerSpec, vault: Option<Arc<Vault>>) -> Self {
         Server {
             spec,
+            vault,
             state: tokio::sync::Mutex::new(State::default()),
             known: RwLock::new(None),
             stale: Arc::new(AtomicBool::new(false)),
@@ -164,7 +182,14 @@ impl Server {
             }
             Ok(Err(error)) => {
                 self.drop_connection().await;
-                Err(CallError::Died(error.to_string()))
+                let error = error.to_string();
+                // A refused token means the call was never run.
+                match self.connect_error(&error) {
+                    sign_in @ ServerError::SignInNeeded(_) if self.signs_in() => {
+                        Err(CallError::Unavailable(sign_in))
+                    }
+                    _ => Err(CallError::Died(error)),
+                }
             }
         }
     }
@@ -227,6 +252,10 @@ impl Server {
                 self.remember(&connection.catalog);
                 state.connection = Some(connection);
                 Ok(ready)
+            }
+            Err(error @ ServerError::SignInNeeded(_)) => {
+                state.last_error = Some(error.to_string());
+                Err(error)
             }
             Err(error) => {
                 state.failures += 1;
@@ -295,6 +324,7 @@ impl Server {
                 url,
                 headers,
                 bearer,
+                oauth,
             } => {
                 let mut custom = std::collections::HashMap::new();
                 for (name, value) in headers {
@@ -313,15 +343,25 @@ impl Server {
                 if let Some(bearer) = bearer {
                     config = config.auth_header(bearer.expose().to_owned());
                 }
+                install_tls_provider();
                 let client = reqwest::Client::builder()
                     .connect_timeout(timeout)
                     .build()
                     .map_err(|error| ServerError::Start(error.to_string()))?;
-                let transport = StreamableHttpClientTransport::with_client(client, config);
-                tokio::time::timeout(timeout, listener.serve(transport))
-                    .await
-                    .map_err(|_| ServerError::ConnectTimeout(timeout))?
-                    .map_err(|error| ServerError::Connect(error.to_string()))?
+                if oauth.is_some() {
+                    let client = AuthClient::new(client, self.signed_in_manager().await?);
+                    let transport = StreamableHttpClientTransport::with_client(client, config);
+                    tokio::time::timeout(timeout, listener.serve(transport))
+                        .await
+                        .map_err(|_| ServerError::ConnectTimeout(timeout))?
+                        .map_err(|error| self.connect_error(&error.to_string()))?
+                } else {
+                    let transport = StreamableHttpClientTransport::with_client(client, config);
+                    tokio::time::timeout(timeout, listener.serve(transport))
+                        .await
+                        .map_err(|_| ServerError::ConnectTimeout(timeout))?
+                        .map_err(|error| ServerError::Connect(error.to_string()))?
+                }
             }
         };
         let catalog = list(&self.spec, service.peer()).await?;
@@ -335,6 +375,48 @@ impl Server {
             catalog: Arc::new(catalog),
         })
     }
+}
+
+impl Server {
+    /// Whether it signs in with OAuth.
+    #[must_use]
+    pub fn signs_in(&self) -> bool {
+        matches!(&self.spec.transport, Transport::Http { oauth: Some(_), .. })
+    }
+
+    /// The OAuth manager holding its stored sign-in, or why there is none.
+    async fn signed_in_manager(&self) -> Result<AuthorizationManager, ServerError> {
+        let name = &self.spec.name;
+        let vault = self.vault.as_ref().ok_or_else(|| {
+            ServerError::Start("it signs in with OAuth, but no key for sign-ins is set".into())
+        })?;
+        let mut manager = oauth::manager(&self.spec, vault)
+            .await
+            .map_err(|error| ServerError::Connect(error.to_string()))?;
+        match manager.initialize_from_store().await {
+            Ok(true) => Ok(manager),
+            Ok(false) => Err(ServerError::SignInNeeded(name.clone())),
+            Err(error) => Err(ServerError::Connect(error.to_string())),
+        }
+    }
+
+    /// A refused token reads as "sign in again", not as a broken server.
+    fn connect_error(&self, error: &str) -> ServerError {
+        let lower = error.to_ascii_lowercase();
+        if lower.contains("authorization required")
+            || lower.contains("auth required")
+            || lower.contains("401")
+        {
+            ServerError::SignInNeeded(self.spec.name.clone())
+        } else {
+            ServerError::Connect(error.to_owned())
+        }
+    }
+}
+
+/// reqwest is built without a default crypto provider; choose ring once.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Every page of the server's tools.

@@ -64,7 +64,16 @@ pub enum Transport {
         headers: BTreeMap<String, Secret>,
         /// Sent as `Authorization: Bearer …`.
         bearer: Option<Secret>,
+        /// Signs in with OAuth 2.1 instead of a static token.
+        oauth: Option<OAuthSpec>,
     },
+}
+
+/// How an HTTP server's OAuth sign-in is asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthSpec {
+    /// Scopes to ask for; empty lets the server's metadata decide.
+    pub scopes: Vec<String>,
 }
 
 impl Transport {
@@ -80,6 +89,11 @@ impl Transport {
                 }
                 format!("stdio: {line}")
             }
+            Transport::Http {
+                url,
+                oauth: Some(_),
+                ..
+            } => format!("http: {url} (OAuth sign-in)"),
             Transport::Http { url, .. } => format!("http: {url}"),
         }
     }

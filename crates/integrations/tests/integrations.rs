@@ -575,3 +575,173 @@ async fn the_fetch_server_reads_a_local_page_and_tool_lists_refresh_on_change() 
     }
     assert!(seen, "tools/list_changed refreshes the tools");
 }
+
+/// The fixture's own count of what its authorization server did.
+async fn oauth_stats(fixture: &HttpFixture) -> Value {
+    let base = fixture.url.trim_end_matches("/mcp");
+    reqwest::get(format!("{base}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Follows the sign-in address the way a browser would, up to the redirect
+/// back to us (the fixture approves at once).
+async fn approve_in_browser(sign_in_url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(sign_in_url).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// A read of the fixture's sheet, which must answer.
+async fn read_rows(server: &agencybot_integrations::Server) {
+    let rows = server
+        .call(
+            "get_rows",
+            json!({"sheet": "Top fans"}).as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(rows.is_error, Some(true), "{rows:?}");
+}
+
+fn key(phrase: &str) -> agencybot_integrations::SealingKey {
+    agencybot_integrations::SealingKey::from_phrase(&agencybot_core::Secret::new(phrase)).unwrap()
+}
+
+#[tokio::test]
+async fn an_oauth_server_is_signed_in_once_kept_sealed_and_refreshed() {
+    use agencybot_integrations::{CallError, OAuthSpec, ServerError, SignIn, Transport, Vault};
+
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = HttpFixture::start_with(
+        3,
+        &dir.path().join("writes.log"),
+        &["--oauth", "--token-ttl", "4"],
+    )
+    .await;
+    let store = agencybot_store::Store::in_memory().await.unwrap();
+    let phrase = "a phrase long enough to stand for a key, kept by the deployment";
+    let vault = Arc::new(Vault::new(store.clone(), key(phrase)));
+    let sheets = spec(
+        "sheets",
+        "Google Sheets",
+        Transport::Http {
+            url: fixture.url.clone(),
+            headers: Default::default(),
+            bearer: None,
+            oauth: Some(OAuthSpec::default()),
+        },
+    );
+    let open = |vault: &Arc<Vault>| {
+        Integrations::with_vault(vec![sheets.clone()], HashMap::new(), Some(vault.clone())).unwrap()
+    };
+    assert!(
+        Integrations::new(vec![sheets.clone()], HashMap::new()).is_err(),
+        "a server that signs in needs somewhere to keep its tokens"
+    );
+
+    // Before anyone signs in: a clear answer, asked again without backing off.
+    let integrations = open(&vault);
+    let server = integrations.get("sheets").unwrap();
+    for _ in 0..2 {
+        let error = server.tools().await.unwrap_err();
+        assert_eq!(error, ServerError::SignInNeeded("sheets".into()), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("agencybot integrations connect sheets"),
+            "{error}"
+        );
+    }
+    assert_eq!(oauth_stats(&fixture).await["token_exchanges"], 0);
+
+    // The sign-in: discovery, registration, PKCE, the code for tokens.
+    let sign_in = SignIn::begin(&sheets, &vault, "http://127.0.0.1:9/callback")
+        .await
+        .unwrap();
+    assert!(
+        sign_in.url().contains("code_challenge="),
+        "{}",
+        sign_in.url()
+    );
+    let back = approve_in_browser(sign_in.url()).await;
+    // A redirect whose state was not ours is refused and keeps nothing.
+    let forged = SignIn::begin(&sheets, &vault, "http://127.0.0.1:9/callback")
+        .await
+        .unwrap();
+    let (code, _) = back.split_once("&state=").unwrap();
+    assert!(
+        forged
+            .finish(&format!("{code}&state=forged"))
+            .await
+            .is_err()
+    );
+    assert!(!vault.signed_in("sheets").await.unwrap());
+    sign_in.finish(&back).await.unwrap();
+    assert!(vault.signed_in("sheets").await.unwrap());
+
+    // Signed in: the tools answer without a restart.
+    read_rows(server).await;
+
+    // Sealed: another key opens nothing, nor does the same value under another name.
+    let first = vault.load("sheets").await.unwrap().unwrap();
+    let sealed = store
+        .integration_credentials("sheets")
+        .await
+        .unwrap()
+        .unwrap();
+    let access = serde_json::to_string(&first.token_response).unwrap();
+    assert!(!sealed.contains("access_token") && !sealed.contains(&access));
+    let stranger = Vault::new(
+        store.clone(),
+        key(&"another phrase of enough length".repeat(2)),
+    );
+    assert!(stranger.load("sheets").await.is_err());
+    store
+        .save_integration_credentials("notion", &sealed, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(vault.load("notion").await.is_err());
+
+    // The access token runs out: refreshed (rotated) and sealed again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    read_rows(server).await;
+    let stats = oauth_stats(&fixture).await;
+    assert_eq!(stats["refreshes"], 1, "{stats}");
+    assert_eq!(stats["registrations"], 2, "{stats}");
+    let second = vault.load("sheets").await.unwrap().unwrap();
+    assert_ne!(
+        serde_json::to_string(&second.token_response).unwrap(),
+        access,
+        "the new tokens are kept"
+    );
+
+    // After a restart the stored sign-in is used as it is.
+    let restarted = open(&vault);
+    restarted.get("sheets").unwrap().tools().await.unwrap();
+    assert_eq!(oauth_stats(&fixture).await["token_exchanges"], 1);
+
+    // Signed out: asked to sign in again, nothing sent without a token.
+    assert!(vault.clear("sheets").await.unwrap());
+    let signed_out = open(&vault);
+    let error = signed_out
+        .get("sheets")
+        .unwrap()
+        .call(
+            "get_rows",
+            json!({"sheet": "x"}).as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::Unavailable(ServerError::SignInNeeded(_))),
+        "{error:?}"
+    );
+}

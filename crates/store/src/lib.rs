@@ -19,6 +19,7 @@
 
 mod actions;
 mod conversations;
+mod credentials;
 mod db;
 mod skills;
 mod tasks;

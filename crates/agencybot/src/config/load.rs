@@ -479,6 +479,28 @@ fn validate_integrations(config: &Config, at: &dyn Fn(usize) -> Origin) -> Resul
                 None,
             ));
         }
+        if (integration.oauth || !integration.oauth_scopes.is_empty()) && integration.url.is_none()
+        {
+            return Err(invalid(
+                here,
+                format!("integration `{name}`: `oauth` is for a `url`"),
+                None,
+            ));
+        }
+        if integration.oauth && !integration.bearer_token_env.is_empty() {
+            return Err(invalid(
+                here,
+                format!("integration `{name}` has both `oauth` and `bearer_token_env`"),
+                Some("keep one: a static token, or an OAuth sign-in".into()),
+            ));
+        }
+        if !integration.oauth && !integration.oauth_scopes.is_empty() {
+            return Err(invalid(
+                here,
+                format!("integration `{name}`: `oauth_scopes` needs `oauth = true`"),
+                None,
+            ));
+        }
         if integration.command.is_none()
             && (!integration.args.is_empty()
                 || !integration.env.is_empty()

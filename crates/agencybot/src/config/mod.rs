@@ -169,6 +169,9 @@ pub struct Database {
     pub max_connections: u32,
     /// PostgreSQL schema for agencybot's tables (created if missing).
     pub schema: Option<String>,
+    /// Environment variable holding the phrase that seals OAuth sign-ins
+    /// in the database (needed only by integrations with `oauth = true`).
+    pub sealing_key_env: String,
 }
 
 impl Default for Database {
@@ -177,6 +180,7 @@ impl Default for Database {
             url: String::new(),
             max_connections: 8,
             schema: None,
+            sealing_key_env: "AGENCYBOT_SEALING_KEY".into(),
         }
     }
 }
@@ -490,6 +494,13 @@ pub struct IntegrationConfig {
     /// Environment variable holding a token sent as `Authorization: Bearer`.
     #[serde(default)]
     pub bearer_token_env: String,
+    /// Signs in with OAuth 2.1 (`agencybot integrations connect NAME`
+    /// opens the sign-in); the tokens are kept sealed in the database.
+    #[serde(default)]
+    pub oauth: bool,
+    /// Scopes the sign-in asks for; empty lets the server decide.
+    #[serde(default)]
+    pub oauth_scopes: Vec<String>,
     /// Its read-only tools may run without asking. Only for servers you run
     /// or trust: the server itself says which tools only read.
     #[serde(default)]

@@ -103,6 +103,13 @@ impl Config {
                     "the key or token that MCP server's documentation names",
                 );
             }
+            if integration.oauth {
+                need(
+                    &self.database.sealing_key_env,
+                    format!("sign-ins of {used_by}"),
+                    "choose a random phrase of at least 32 characters (e.g. `openssl rand -hex 32`) and keep it: sign-ins sealed with it cannot be opened without it",
+                );
+            }
         }
         needs
     }

@@ -93,9 +93,15 @@ pub struct HttpFixture {
 
 impl HttpFixture {
     pub async fn start(tools: usize, log: &Path) -> HttpFixture {
+        Self::start_with(tools, log, &[]).await
+    }
+
+    /// With more of the fixture's options (e.g. `--oauth`).
+    pub async fn start_with(tools: usize, log: &Path, options: &[&str]) -> HttpFixture {
         let mut child = tokio::process::Command::new(bin().join("python"))
             .arg(fixture_script())
             .args(["--transport", "http", "--port", "0", "--page-size", "50"])
+            .args(options)
             .arg("--tools")
             .arg(tools.to_string())
             .arg("--log")
@@ -124,6 +130,7 @@ impl HttpFixture {
             url: self.url.clone(),
             headers: BTreeMap::from([("X-Team".to_owned(), Secret::new("velvet"))]),
             bearer: bearer.map(Secret::new),
+            oauth: None,
         }
     }
 }
