@@ -54,11 +54,14 @@ pub struct NewUsageRecord {
 pub enum RequestKind {
     Chat,
     ScheduledTask,
+    /// An alert from an OnlyFansAPI webhook, sent without a model call.
+    Alert,
 }
 
 named_enum!(RequestKind, "request type", {
     Chat => "chat",
     ScheduledTask => "scheduled_task",
+    Alert => "alert",
 });
 
 /// How a request ended.

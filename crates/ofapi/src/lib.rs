@@ -17,6 +17,7 @@ mod catalog;
 mod client;
 mod error;
 pub mod sandbox;
+pub mod webhooks;
 
 pub use catalog::{Access, Catalog, Endpoint, Location, query_pairs};
 pub use client::{

@@ -18,6 +18,7 @@
 //! count says who won, which is atomic on both backends.
 
 mod actions;
+mod alerts;
 mod conversations;
 mod credentials;
 mod db;
@@ -27,6 +28,9 @@ mod teams;
 mod usage;
 
 pub use actions::{ActionOutcome, ConfirmRefusal};
+pub use alerts::{
+    AlertRule, EventStatus, NewAlertRule, NewWebhookEvent, WebhookEvent, WebhookRegistration,
+};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
 pub use skills::InstalledSkill;

@@ -102,6 +102,7 @@ store_tests!(
     interrupted_writes_become_unknown_and_are_told_once,
     a_conversation_key_belongs_to_one_team,
     integration_credentials_are_kept_replaced_and_cleared,
+    webhook_deliveries_are_journaled_once_and_alerts_claimed_once,
 );
 
 fn at(hour: u32, minute: u32) -> Timestamp {
@@ -1005,6 +1006,153 @@ async fn integration_credentials_are_kept_replaced_and_cleared(store: &Store) {
             .as_deref(),
         Some("sealed-3")
     );
+}
+
+async fn webhook_deliveries_are_journaled_once_and_alerts_claimed_once(store: &Store) {
+    use agencybot_store::{EventStatus, NewAlertRule, NewWebhookEvent, WebhookRegistration};
+
+    let team_id = team(store).await;
+    let registration = WebhookRegistration {
+        id: "hook-abc".into(),
+        team_id,
+        webhook_id: Some("wh_1".into()),
+        secret: "s3cret".into(),
+        previous_secret: None,
+        events: vec!["tips.received".into()],
+        accounts: vec!["acct_1".into()],
+        created_by: "Ann".into(),
+        created_at: at(9, 0),
+    };
+    store.add_webhook_registration(&registration).await.unwrap();
+    assert_eq!(
+        store.webhook_registration("hook-abc").await.unwrap(),
+        Some(registration.clone())
+    );
+    let delivery = NewWebhookEvent {
+        registration_id: "hook-abc",
+        idempotency_key: "evt_1",
+        redelivery_of: None,
+        event: "tips.received",
+        account_id: Some("acct_1"),
+        body: "{}",
+        status: EventStatus::Pending,
+        detail: None,
+        received_at: at(9, 1),
+    };
+    let id = store
+        .journal_webhook_event(&delivery)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.journal_webhook_event(&delivery).await.unwrap(), None);
+    assert_eq!(
+        store.open_webhook_events(at(9, 0), 10).await.unwrap(),
+        vec![id]
+    );
+
+    // One worker takes it; another cannot, until the first is long gone.
+    assert!(
+        store
+            .claim_webhook_event(id, at(9, 2), at(9, 0))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .claim_webhook_event(id, at(9, 2), at(9, 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .open_webhook_events(at(9, 0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.open_webhook_events(at(9, 5), 10).await.unwrap(),
+        vec![id]
+    );
+    let taken = store
+        .claim_webhook_event(id, at(9, 6), at(9, 5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.idempotency_key, "evt_1");
+    store
+        .finish_webhook_event(id, EventStatus::Done, None, at(9, 6))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .open_webhook_events(at(23, 0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.webhook_events("hook-abc").await.unwrap()[0].status,
+        EventStatus::Done
+    );
+
+    let rule = store
+        .add_alert_rule(&NewAlertRule {
+            team_id,
+            kind: "new_subscribers",
+            accounts: &[],
+            threshold_cents: None,
+            channel: "tg",
+            destination: "111",
+            digest_minutes: Some(30),
+            quiet_from: None,
+            quiet_until: None,
+            created_by: "Ann",
+            created_at: at(9, 0),
+        })
+        .await
+        .unwrap();
+    assert!(store.claim_alert(rule, "tip:1", at(9, 0)).await.unwrap());
+    assert!(!store.claim_alert(rule, "tip:1", at(9, 0)).await.unwrap());
+    for fan in 0..10 {
+        assert!(
+            store
+                .queue_digest_item(
+                    rule,
+                    &format!("sub:{fan}"),
+                    &format!("fan {fan}"),
+                    at(9, fan)
+                )
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !store
+            .queue_digest_item(rule, "sub:0", "fan 0", at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.oldest_digest_item(rule).await.unwrap(),
+        Some(at(9, 0))
+    );
+    let (a, b) = tokio::join!(
+        store.claim_digest(rule, "batch-a"),
+        store.claim_digest(rule, "batch-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 10, "{a:?} {b:?}");
+    assert!(
+        a.is_empty() || b.is_empty(),
+        "one batch takes every line: {a:?} {b:?}"
+    );
+    assert_eq!(store.oldest_digest_item(rule).await.unwrap(), None);
+    assert!(store.rules_with_waiting_items().await.unwrap().is_empty());
+    assert!(store.remove_alert_rule(team_id, rule).await.unwrap());
+    assert!(store.remove_webhook_registration("hook-abc").await.unwrap());
 }
 
 fn migration(backend: &str, name: &str) -> String {
