@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_CONFIG_PATH};
-use crate::{chat, doctor, integrations, members, setup, tasks};
+use crate::{alerts, chat, doctor, integrations, members, setup, tasks};
 
 /// Self-hosted AI assistant for OnlyFans agencies: answers from live
 /// OnlyFansAPI data in Telegram, Slack and Discord, and asks before every write.
@@ -51,6 +51,54 @@ pub enum Command {
     /// Connected apps (MCP servers): list them, or test them and their tools.
     #[command(subcommand)]
     Integrations(IntegrationsCommand),
+    /// Live alerts from OnlyFansAPI webhooks: list, add, remove, test.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// The team's alerts and its webhook.
+    List(TeamArg),
+    /// Add an alert (creates or subscribes the team's webhook; asks first).
+    Add {
+        /// whale_tip, ppv_unlocked, new_subscribers, chargeback or account_health.
+        kind: String,
+        /// The channel (as named in the config) the alert is posted on.
+        #[arg(long)]
+        channel: String,
+        /// The chat, user or channel id on that channel.
+        #[arg(long)]
+        destination: String,
+        /// Tips or PPVs of at least this many dollars.
+        #[arg(long)]
+        threshold_usd: Option<String>,
+        /// Only these accounts (acct_…); repeat for several. Default: all.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// Gather alerts into a digest every this many minutes.
+        #[arg(long)]
+        digest_minutes: Option<i64>,
+        /// Quiet hours in the team's time zone, e.g. 23:00-07:00.
+        #[arg(long)]
+        quiet: Option<String>,
+        /// Do not ask before changing the webhook.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Remove an alert by id (deletes the webhook with the last one; asks first).
+    Remove {
+        id: i64,
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        team: TeamArg,
+    },
+    /// Sends a signed test delivery to the receiver at `public_url`, as
+    /// OnlyFansAPI would, and says whether it was accepted.
+    Test(TeamArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -438,6 +486,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             setup::init_logging(&config);
             integrations::run(&config, &environment(), command).await
+        }
+        Command::Alerts(command) => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            let store = setup::open_ready_store(&config).await?;
+            let result = alerts::run(&store, &config, &environment(), command).await;
+            store.close().await;
+            result
         }
         Command::Members(command) => {
             let config = load_config(&cli)?;

@@ -1,6 +1,7 @@
 //! `agencybot`: the one binary. It reads the configuration, opens the store
 //! and wires the crates together; the work itself lives in the library crates.
 
+mod alerts;
 mod chat;
 mod cli;
 mod config;

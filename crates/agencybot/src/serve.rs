@@ -128,6 +128,7 @@ pub async fn channels(
             agencybot_discord::serve(options, hub(&name), stopped.clone()),
         );
     }
+    let alerts = alerts(config, &store, &outboxes, &mut running, &stopped).await?;
     let library = skills.clone();
     let runner = Arc::new(Runner::new(
         store.clone(),
@@ -161,6 +162,9 @@ pub async fn channels(
         }
     }
     let _ = scheduler.await;
+    if let Some(alerts) = alerts {
+        let _ = alerts.await;
+    }
     store.close().await;
     if failures.is_empty() {
         Ok(())
@@ -170,6 +174,53 @@ pub async fn channels(
 }
 
 type Running = JoinSet<(String, Result<(), String>)>;
+
+/// The webhook receiver (one of the running services) and the alerts
+/// worker, when `[alerts]` is configured.
+async fn alerts(
+    config: &Config,
+    store: &Store,
+    outboxes: &HashMap<String, Arc<dyn Outbox>>,
+    running: &mut Running,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !config.alerts.enabled() {
+        return Ok(None);
+    }
+    let platforms: HashMap<&str, agencybot_core::Platform> = config
+        .channel_list()
+        .into_iter()
+        .map(|(platform, name, _, _)| (name, platform))
+        .collect();
+    let channels = outboxes
+        .iter()
+        .filter_map(|(name, outbox)| {
+            Some((
+                name.clone(),
+                agencybot_alerts::AlertChannel {
+                    platform: *platforms.get(name.as_str())?,
+                    outbox: outbox.clone(),
+                },
+            ))
+        })
+        .collect();
+    let alerts = agencybot_alerts::Alerts::new(store.clone(), channels, Arc::new(SystemClock));
+    let listen = address(&config.alerts.listen, "[alerts] listen")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening for webhooks on {listen}"))?;
+    tracing::info!(%listen, "webhook receiver listening for OnlyFansAPI alerts");
+    let router = alerts.router();
+    let mut stop = stopped.clone();
+    spawn(running, "alerts".into(), async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await
+    });
+    Ok(Some(tokio::spawn(alerts.run(stopped.clone()))))
+}
 
 /// Runs one channel, reporting its name with how it ended.
 fn spawn<E: std::fmt::Display>(

@@ -211,6 +211,17 @@ pub struct ApiTarget {
     pub api_key: agencybot_core::Secret,
 }
 
+/// The OnlyFansAPI client with the configured timeout and retries.
+pub fn ofapi_client(config: &Config, api: ApiTarget) -> anyhow::Result<Client> {
+    let mut client_config = ClientConfig::new(api.base_url, api.api_key);
+    client_config.timeout = Duration::from_secs(config.ofapi.timeout_secs.max(1));
+    client_config.retry = RetryPolicy {
+        max_retries: config.ofapi.max_retries,
+        ..RetryPolicy::default()
+    };
+    Client::new(client_config).context("building the OnlyFansAPI client")
+}
+
 /// The skill folders the config names, loaded.
 pub fn skills(config: &Config) -> Arc<agencybot_skills::Skills> {
     agencybot_skills::Skills::load(config.skills.dirs())
@@ -224,13 +235,7 @@ pub fn engine(
     api: ApiTarget,
     skills: Arc<agencybot_skills::Skills>,
 ) -> anyhow::Result<Engine> {
-    let mut client_config = ClientConfig::new(api.base_url, api.api_key);
-    client_config.timeout = Duration::from_secs(config.ofapi.timeout_secs.max(1));
-    client_config.retry = RetryPolicy {
-        max_retries: config.ofapi.max_retries,
-        ..RetryPolicy::default()
-    };
-    let ofapi = Client::new(client_config).context("building the OnlyFansAPI client")?;
+    let ofapi = ofapi_client(config, api)?;
     let models = models(config, secrets)?;
     let prices = prices(config);
     for model in unpriced_models(config, &prices) {
@@ -268,6 +273,14 @@ pub fn engine(
     }
     if !integrations.servers().is_empty() {
         integrations.register(&mut engine);
+    }
+    if let Some(public_url) = config
+        .alerts
+        .public_url
+        .as_ref()
+        .filter(|_| config.alerts.enabled())
+    {
+        agencybot_alerts::register(&mut engine, public_url.get_ref());
     }
     Ok(engine)
 }

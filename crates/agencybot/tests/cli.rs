@@ -521,20 +521,18 @@ async fn chat_sandbox_leaves_no_row_in_a_production_postgres() {
 async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
     use agencybot_testkit::{FakeTelegram, Reply, ScriptedModel};
 
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let telegram = FakeTelegram::start("42:run-test").await;
     let model = ScriptedModel::start().await;
     model.push(Reply::text("Hello from agencybot run."));
-    let sandbox = agencybot_ofapi::sandbox::Sandbox::start(
-        agencybot_ofapi::sandbox::SandboxConfig::new("sandbox-key"),
-        0,
-    )
-    .await
-    .unwrap();
+    let port = free_port();
+    let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.toml"),
         format!(
             "[llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[ofapi]\nbase_url = \"{}\"\n\
+             [alerts]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
              [[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [111]\n\
              [[channels.telegram]]\nname = \"tg\"\napi_url = \"{}\"\n",
             model.url(),
@@ -543,6 +541,31 @@ async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
         ),
     )
     .unwrap();
+    // An alert, added from the command line before the bot starts.
+    let path = dir.path().to_owned();
+    let added = tokio::task::spawn_blocking(move || {
+        agencybot(
+            &path,
+            &[
+                "alerts",
+                "add",
+                "whale_tip",
+                "--channel",
+                "tg",
+                "--destination",
+                "111",
+                "--threshold-usd",
+                "100",
+                "--yes",
+                "--config",
+                "a.toml",
+            ],
+            &[("ONLYFANSAPI_API_KEY", "sandbox-key")],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(added.status.success(), "{}", text(&added));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
         .current_dir(dir.path())
         .env_clear()
@@ -567,6 +590,32 @@ async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
                 .any(|c| c["text"] == "Hello from agencybot run.")
         })
         .await;
+    // A $150 tip in the sandbox: its signed webhook reaches the running
+    // bot, whose alert reaches the chat.
+    let account = sandbox.inspect(|d| d.accounts[0].id.clone());
+    let fan = sandbox.inspect(|d| d.accounts[0].fans[0].id);
+    let tipped = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/accounts/{account}/tips",
+            sandbox.url()
+        ))
+        .bearer_auth("sandbox-key")
+        .json(&serde_json::json!({"fan_id": fan, "amount": 150}))
+        .send()
+        .await
+        .unwrap();
+    let tipped: serde_json::Value = tipped.json().await.unwrap();
+    assert_eq!(tipped["deliveries"][0]["status"], 200, "{tipped}");
+    telegram
+        .wait_until(std::time::Duration::from_secs(20), |t| {
+            t.calls("sendmessage").iter().any(|c| {
+                c["chat_id"] == 111
+                    && c["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("tipped $150.00"))
+            })
+        })
+        .await;
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -578,6 +627,7 @@ async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
     let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("Telegram channel is live"), "{out}");
+    assert!(out.contains("webhook receiver listening"), "{out}");
     assert!(out.contains("stopping: finishing turns in flight"), "{out}");
     assert!(
         !out.contains("42:run-test"),
@@ -1144,6 +1194,25 @@ fn start_sign_in(
     (connect, printed, sign_in)
 }
 
+/// A port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An OnlyFansAPI sandbox with the key `sandbox-key`.
+async fn sandbox() -> agencybot_ofapi::sandbox::Sandbox {
+    agencybot_ofapi::sandbox::Sandbox::start(
+        agencybot_ofapi::sandbox::SandboxConfig::new("sandbox-key"),
+        0,
+    )
+    .await
+    .unwrap()
+}
+
 /// A child process stopped when the test ends, however it ends.
 struct Stopped(std::process::Child);
 
@@ -1292,4 +1361,108 @@ fn an_oauth_integration_is_signed_in_from_the_cli_and_signed_out() {
                 .any(|line| line.contains("✓ Signed in to Notion")),
         "{rest:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_added_listed_tested_and_removed_from_the_cli() {
+    let sandbox = sandbox().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[ofapi]\nbase_url = \"{}\"\n[alerts]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [111]\n\
+             [[channels.telegram]]\nname = \"tg\"\n",
+            sandbox.url()
+        ),
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let run = move |args: Vec<&'static str>| {
+        let path = path.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = args;
+                all.extend_from_slice(&["--config", "a.toml"]);
+                let output = agencybot(&path, &all, &[("ONLYFANSAPI_API_KEY", "sandbox-key")]);
+                (output.status.success(), text(&output))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let webhooks = || sandbox.inspect(|d| d.webhooks.clone());
+    let add = vec![
+        "alerts",
+        "add",
+        "whale_tip",
+        "--channel",
+        "tg",
+        "--destination",
+        "111",
+        "--threshold-usd",
+        "100",
+    ];
+
+    let (ok, out) = run(vec!["alerts", "list"]).await;
+    assert!(ok && out.contains("has no alerts"), "{out}");
+    // Not answered yes: shown, and nothing changed.
+    let (ok, out) = run(add.clone()).await;
+    assert!(
+        !ok && out.contains("tips of $100.00 or more") && out.contains("Nothing was changed"),
+        "{out}"
+    );
+    assert!(webhooks().is_empty());
+    let (ok, out) = run([add.clone(), vec!["--yes"]].concat()).await;
+    assert!(ok && out.contains("\"outcome\": \"added\""), "{out}");
+    let created = webhooks();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].events, vec!["tips.received".to_owned()]);
+    assert!(
+        created[0]
+            .url
+            .starts_with(&format!("http://127.0.0.1:{port}/hooks/ofapi/"))
+    );
+    let (ok, out) = run(vec!["alerts", "list"]).await;
+    assert!(
+        ok && out.contains("tips of $100.00 or more on every account → tg 111")
+            && out.contains(&format!("OnlyFansAPI webhook {}", created[0].id)),
+        "{out}"
+    );
+    // Nothing listens yet: the test says so.
+    let (ok, out) = run(vec!["alerts", "test"]).await;
+    assert!(!ok && out.contains("could not be reached"), "{out}");
+    let (ok, out) = run(vec![
+        "alerts",
+        "add",
+        "everything",
+        "--channel",
+        "tg",
+        "--destination",
+        "1",
+    ])
+    .await;
+    assert!(
+        !ok && out.contains("there is no alert kind `everything`"),
+        "{out}"
+    );
+    let (ok, out) = run(vec![
+        "alerts",
+        "add",
+        "whale_tip",
+        "--channel",
+        "nope",
+        "--destination",
+        "1",
+    ])
+    .await;
+    assert!(!ok && out.contains("there is no channel `nope`"), "{out}");
+
+    // The last one removed: the webhook goes too.
+    let (ok, out) = run(vec!["alerts", "remove", "1", "--yes"]).await;
+    assert!(ok && out.contains("\"webhook\": \"deleted\""), "{out}");
+    assert!(webhooks().is_empty());
+    let (ok, out) = run(vec!["alerts", "remove", "1", "--yes"]).await;
+    assert!(!ok && out.contains("has no alert #1"), "{out}");
 }

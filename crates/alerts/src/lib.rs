@@ -6,10 +6,12 @@
 //! a worker then turns each journaled event into the team's alerts. The
 //! journal survives restarts, and every alert and digest is claimed in the
 //! store before it is sent, so one goes out once however many instances
-//! run. Alerts only read: nothing here writes to the API.
+//! run. Receiving only reads; the webhook itself is created, changed and
+//! deleted by the alert tools, which are writes through the gate.
 
 mod receiver;
 pub mod rules;
+mod tools;
 mod worker;
 
 use std::collections::HashMap;
@@ -23,6 +25,10 @@ use tokio::sync::Notify;
 
 pub use receiver::{MAX_BODY_BYTES, hook_path};
 pub use rules::{Alert, RuleKind, decide, dollars};
+pub use tools::{
+    ADD_ALERT, Asked, LIST_ALERTS, REMOVE_ALERT, add_alert, check_add, describe_rule, register,
+    remove_alert, summarize_add,
+};
 
 /// Where alerts for one channel go.
 #[derive(Clone)]

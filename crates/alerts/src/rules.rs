@@ -12,15 +12,18 @@ pub enum RuleKind {
     PpvUnlocked,
     /// New subscribers, gathered into one message per digest window.
     NewSubscribers,
+    /// A transaction taken back (at or above the threshold, if any).
+    Chargeback,
     /// An account that needs someone: failed sign-in, a code or a face check.
     AccountHealth,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 4] = [
+    pub const ALL: [RuleKind; 5] = [
         RuleKind::WhaleTip,
         RuleKind::PpvUnlocked,
         RuleKind::NewSubscribers,
+        RuleKind::Chargeback,
         RuleKind::AccountHealth,
     ];
 
@@ -30,6 +33,7 @@ impl RuleKind {
             RuleKind::WhaleTip => "whale_tip",
             RuleKind::PpvUnlocked => "ppv_unlocked",
             RuleKind::NewSubscribers => "new_subscribers",
+            RuleKind::Chargeback => "chargeback",
             RuleKind::AccountHealth => "account_health",
         }
     }
@@ -46,6 +50,7 @@ impl RuleKind {
             RuleKind::WhaleTip => &["tips.received"],
             RuleKind::PpvUnlocked => &["messages.ppv.unlocked"],
             RuleKind::NewSubscribers => &["subscriptions.new"],
+            RuleKind::Chargeback => &["transactions.new"],
             RuleKind::AccountHealth => &[
                 "accounts.authentication_failed",
                 "accounts.otp_code_required",
@@ -122,6 +127,22 @@ pub fn decide(
                 "🔓 {} unlocked a {} PPV on {account_name}.",
                 capitalise(&fan(fan_id.as_ref())),
                 dollars(*price_cents)
+            ),
+        }),
+        (
+            RuleKind::Chargeback,
+            OfEvent::Chargeback {
+                id,
+                fan_id,
+                amount_cents,
+                ..
+            },
+        ) if at_least(*amount_cents) => Some(Alert {
+            key: format!("chargeback:{account_name}:{id}"),
+            text: format!(
+                "↩️ Chargeback of {} from {} on {account_name}.",
+                dollars(*amount_cents),
+                fan(fan_id.as_ref())
             ),
         }),
         (RuleKind::NewSubscribers, OfEvent::NewSubscriber { key, fan_id, at }) => Some(Alert {
@@ -233,6 +254,21 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_chargeback_alerts_above_its_threshold() {
+        let chargeback = |cents| OfEvent::Chargeback {
+            id: "t1".into(),
+            fan_id: None,
+            amount_cents: cents,
+            at: None,
+        };
+        let rule = rule(RuleKind::Chargeback, Some(2_000), &[]);
+        assert_eq!(decide(&rule, &chargeback(1_999), Some("acct_1"), "e"), None);
+        let alert = decide(&rule, &chargeback(2_500), Some("acct_1"), "e").unwrap();
+        assert_eq!(alert.text, "↩️ Chargeback of $25.00 from a fan on acct_1.");
+        assert_eq!(decide(&rule, &tip(9_000), Some("acct_1"), "e"), None);
     }
 
     #[test]

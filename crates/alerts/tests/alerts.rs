@@ -474,3 +474,46 @@ async fn an_account_that_cannot_sign_in_is_alerted_with_what_to_do() {
         "{texts:?}"
     );
 }
+
+#[tokio::test]
+async fn alerts_in_quiet_hours_wait_until_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let team = seeded(&store, &[]).await;
+    store
+        .add_alert_rule(&NewAlertRule {
+            team_id: team,
+            kind: "whale_tip",
+            accounts: &[],
+            threshold_cents: Some(10_000),
+            channel: "tg",
+            destination: "111",
+            digest_minutes: None,
+            // London is on UTC in November: 21:14 is inside.
+            quiet_from: Some("21:00"),
+            quiet_until: Some("23:00"),
+            created_by: "Ann",
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let clock = clock();
+    let bot = instance(&store, clock.clone()).await;
+    assert_eq!(deliver_json(&bot, &tip(json!(150), 1), "evt_1").await, 200);
+    assert_eq!(deliver_json(&bot, &tip(json!(300), 2), "evt_2").await, 200);
+    assert_eq!(bot.alerts.work_once().await.unwrap(), 0);
+    assert!(bot.posted.texts().is_empty());
+    // 22:04: still quiet. 23:04: over, and both arrive in one message.
+    clock.advance(chrono::Duration::minutes(50));
+    assert_eq!(bot.alerts.work_once().await.unwrap(), 0);
+    clock.advance(chrono::Duration::minutes(60));
+    assert_eq!(bot.alerts.work_once().await.unwrap(), 1);
+    let texts = bot.posted.texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].starts_with("While it was quiet (2 alerts):"),
+        "{texts:?}"
+    );
+    assert!(texts[0].contains("$150.00") && texts[0].contains("$300.00"));
+    assert_eq!(bot.alerts.work_once().await.unwrap(), 0);
+}

@@ -114,6 +114,12 @@ SIMULATED_ENDPOINTS = [
     "user-list-collections.create-user-list",
     "user-list-collections.list-user-list-users",
     "user-list-collections.list-user-lists",
+    "webhooks.create-webhook",
+    "webhooks.delete-webhook",
+    "webhooks.list-available-events",
+    "webhooks.list-webhooks",
+    "webhooks.show-webhook",
+    "webhooks.update-webhook",
 ]
 
 SCALAR_TEMPLATES: dict[type, object] = {

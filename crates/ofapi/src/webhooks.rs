@@ -163,6 +163,13 @@ pub enum OfEvent {
         fan_id: Option<String>,
         at: Option<String>,
     },
+    /// A transaction taken back by the fan's bank.
+    Chargeback {
+        id: String,
+        fan_id: Option<String>,
+        amount_cents: i64,
+        at: Option<String>,
+    },
     AccountHealth {
         problem: AccountProblem,
         /// The platform's own words, when it gave any.
@@ -230,6 +237,27 @@ impl OfEvent {
                     at,
                 }
             }
+            "transactions.new" if is_chargeback(payload) => {
+                let amount = payload
+                    .get("amount")
+                    .ok_or(EventError::Missing("payload.amount"))?;
+                // Chargebacks may be written as negative amounts.
+                let unsigned = match amount {
+                    Value::Number(number) => number.to_string(),
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let unsigned = unsigned.strip_prefix('-').unwrap_or(&unsigned);
+                OfEvent::Chargeback {
+                    id: text("id").ok_or(EventError::Missing("payload.id"))?,
+                    fan_id: fan,
+                    amount_cents: parse_cents(unsigned).ok_or(EventError::Amount {
+                        field: "payload.amount",
+                        value: unsigned.to_owned(),
+                    })?,
+                    at: text("createdAt"),
+                }
+            }
             "accounts.authentication_failed"
             | "accounts.otp_code_required"
             | "accounts.face_otp_required"
@@ -252,6 +280,16 @@ impl OfEvent {
             },
         })
     }
+}
+
+/// Whether a transaction is a chargeback: by its type, status or words.
+fn is_chargeback(payload: &Value) -> bool {
+    ["type", "status", "description"].iter().any(|key| {
+        payload
+            .get(*key)
+            .and_then(Value::as_str)
+            .is_some_and(|text| text.to_ascii_lowercase().contains("chargeback"))
+    })
 }
 
 /// An id given as a string or a number.

@@ -33,7 +33,10 @@ Steps (each one line of output, PASS or FAIL):
   6. mass_messaging.send to the first fan, found in mass_messaging.list and
      mass_messaging.retrieve, mass_messaging.delete (unsend), then it is gone
      from (or isCanceled in) the list and retrieve 404s (or isCanceled).
-  7. a client with a wrong API key gets onlyfansapi.AuthenticationError (401).
+  7. webhooks.create (scoped to the account, with a signing secret), found in
+     webhooks.list, webhooks.retrieve, webhooks.update (disabled, other URL),
+     webhooks.list_events, webhooks.delete, then retrieve 404s.
+  8. a client with a wrong API key gets onlyfansapi.AuthenticationError (401).
 
 Every response is checked twice:
   * the SDK parses it with `_strict_response_validation=True` (pydantic
@@ -550,6 +553,51 @@ def step_mass_message(ctx: Context, step: Step) -> str:
     return f"mass message {mm_id} sent, listed, retrieved, unsent ({state})"
 
 
+def step_webhooks(ctx: Context, step: Step) -> str:
+    account = ctx.need_account()
+    hooks = ctx.client.webhooks
+    url = f"https://bot.example/hooks/ofapi/{ctx.run_id}"
+    events = ["tips.received", "subscriptions.new"]
+    created = _data(step.call(
+        "webhooks.create", hooks, "create",
+        account_scope="inclusive", endpoint_url=url, events=events,
+        account_ids=[account], signing_secret=f"whsec-{ctx.run_id}",
+    ), "webhooks.create") or {}
+    hook_id = created.get("id")
+    step.require(isinstance(hook_id, str) and hook_id.startswith("wh_"), f"webhooks.create: data.id is {hook_id!r}, expected wh_...")
+    step.check(created.get("url") == url, f"webhooks.create: data.url is {created.get('url')!r}")
+    step.check(created.get("events") == events, f"webhooks.create: data.events is {created.get('events')!r}")
+    step.check(created.get("has_signing_secret") is True, "webhooks.create: has_signing_secret is not true")
+    step.check(created.get("enabled") is True, "webhooks.create: enabled is not true")
+    listed = _data(step.call("webhooks.list", hooks, "list"), "webhooks.list")
+    step.require(isinstance(listed, list), "webhooks.list: data is not an array")
+    step.check(any(isinstance(h, dict) and h.get("id") == hook_id for h in listed), f"webhooks.list: {hook_id} not listed")
+    got = _data(step.call("webhooks.retrieve", hooks, "retrieve", hook_id), "webhooks.retrieve") or {}
+    step.check(got == created, f"webhooks.retrieve: {got!r} differs from what create answered")
+    updated = _data(step.call(
+        "webhooks.update", hooks, "update", hook_id,
+        account_scope="global", endpoint_url=url + "/v2", events=["tips.received"], enabled=False,
+    ), "webhooks.update") or {}
+    step.check(updated.get("enabled") is False, f"webhooks.update: enabled is {updated.get('enabled')!r}, expected false")
+    step.check(updated.get("url") == url + "/v2", f"webhooks.update: url is {updated.get('url')!r}")
+    step.check(updated.get("has_signing_secret") is True, "webhooks.update: the signing secret was lost")
+    available = _data(step.call("webhooks.list_events", hooks, "list_events"), "webhooks.list_events")
+    step.require(isinstance(available, list), "webhooks.list_events: data is not an array")
+    values = [e.get("value") for e in available if isinstance(e, dict)]
+    step.check(all(e in values for e in events), f"webhooks.list_events: {events} not all among {values}")
+    step.check(
+        all(isinstance(e.get("description"), str) and e["description"] for e in available if isinstance(e, dict)),
+        "webhooks.list_events: an event has no description",
+    )
+    step.call("webhooks.delete", hooks, "delete", hook_id)
+    try:
+        step.call("webhooks.retrieve after delete", hooks, "retrieve", hook_id)
+        step.problems.append(f"webhooks.retrieve after delete: {hook_id} still found")
+    except NotFoundError:
+        pass
+    return f"webhook {hook_id} created, listed, retrieved, updated, deleted; {len(values)} events listed"
+
+
 def step_bad_key(ctx: Context, step: Step) -> str:
     bad = OnlyFansAPI(api_key=f"invalid-{ctx.run_id}", base_url=ctx.url, max_retries=0, timeout=30)
     calls = [("accounts.list", lambda: bad.accounts.list())]
@@ -576,6 +624,7 @@ STEPS = [
     ("chat message", step_chat),
     ("tracking link", step_tracking_link),
     ("mass message", step_mass_message),
+    ("webhooks", step_webhooks),
     ("wrong API key", step_bad_key),
 ]
 

@@ -160,3 +160,28 @@ fn unknown_events_and_broken_bodies_never_panic() {
     .unwrap();
     assert_eq!(export.accounts(), vec!["acct_1", "acct_2"]);
 }
+
+#[test]
+fn a_chargeback_is_told_apart_from_an_ordinary_transaction() {
+    // The same tip as tips.received, seen as a transaction: no event of its own.
+    assert_eq!(
+        normalise(&fixture("transactions.new")).unwrap(),
+        OfEvent::Other {
+            event: "transactions.new".into()
+        }
+    );
+    let mut body = fixture("transactions.new");
+    body["payload"]["type"] = json!("chargeback");
+    body["payload"]["amount"] = json!(-150.0);
+    assert_eq!(
+        normalise(&body).unwrap(),
+        OfEvent::Chargeback {
+            id: "5e8a1f3c7b2d4a90e6f1b3c5d7".into(),
+            fan_id: Some("482115630".into()),
+            amount_cents: 15_000,
+            at: Some("2026-11-20T21:14:07+00:00".into()),
+        }
+    );
+    body["payload"]["amount"] = json!("a lot");
+    assert!(matches!(normalise(&body), Err(EventError::Amount { .. })));
+}

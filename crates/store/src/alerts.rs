@@ -278,6 +278,23 @@ impl Store {
             .collect()
     }
 
+    /// Records OnlyFansAPI's id for the webhook and the events it has.
+    pub async fn set_webhook(
+        &self,
+        id: &str,
+        webhook_id: Option<&str>,
+        events: &[String],
+    ) -> Result<()> {
+        let events = serde_json::to_string(events).unwrap_or_else(|_| "[]".into());
+        self.db
+            .execute(
+                "UPDATE webhook_registrations SET webhook_id = $2, events = $3 WHERE id = $1",
+                args![id, webhook_id, events],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn remove_webhook_registration(&self, id: &str) -> Result<bool> {
         let changed = self
             .db

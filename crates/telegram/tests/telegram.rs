@@ -66,30 +66,11 @@ async fn running() -> Running {
 impl Running {
     /// Texts sent or edited into chat `chat`, in order.
     fn texts(&self, chat: i64) -> Vec<String> {
-        let mut texts = Vec::new();
-        for method in ["sendmessage", "editmessagetext"] {
-            for call in self.telegram.calls(method) {
-                if call["chat_id"] == chat {
-                    texts.push(call["text"].as_str().unwrap_or("").to_owned());
-                }
-            }
-        }
-        texts
+        self.telegram.texts(chat)
     }
 
     async fn wait_for_text(&self, chat: i64, needle: &str) {
-        let needle = needle.to_owned();
-        self.telegram
-            .wait_until(WAIT, |fake| {
-                ["sendmessage", "editmessagetext"]
-                    .iter()
-                    .flat_map(|m| fake.calls(m))
-                    .any(|c| {
-                        c["chat_id"] == chat
-                            && c["text"].as_str().is_some_and(|t| t.contains(&needle))
-                    })
-            })
-            .await;
+        self.telegram.wait_for_text(WAIT, chat, needle).await;
     }
 
     /// Waits until confirmation message `message_id` is edited to text

@@ -159,6 +159,25 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Texts sent or edited into chat `chat`, in order of method.
+    #[must_use]
+    pub fn texts(&self, chat: i64) -> Vec<String> {
+        ["sendmessage", "editmessagetext"]
+            .iter()
+            .flat_map(|method| self.calls(method))
+            .filter(|call| call["chat_id"] == chat)
+            .map(|call| call["text"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// Waits until a text containing `needle` is sent or edited into `chat`.
+    pub async fn wait_for_text(&self, limit: Duration, chat: i64, needle: &str) {
+        self.wait_until(limit, |fake| {
+            fake.texts(chat).iter().any(|text| text.contains(needle))
+        })
+        .await;
+    }
+
     /// Waits until `check` holds for the calls so far (panics after `limit`).
     pub async fn wait_until(&self, limit: Duration, check: impl Fn(&FakeTelegram) -> bool) {
         let deadline = tokio::time::Instant::now() + limit;

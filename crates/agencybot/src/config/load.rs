@@ -352,6 +352,7 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
         }
     }
     validate_integrations(config, at)?;
+    validate_alerts(&config.alerts, at)?;
     for channel in &config.channels.telegram {
         if channel
             .webhook_listen
@@ -425,6 +426,38 @@ fn is_member(config: &Config, team: &str, member: &str) -> bool {
 
 /// Integrations have unique plain names, one way to be reached, a declared
 /// team, an owner when personal (and only then), and sane timeouts.
+fn validate_alerts(alerts: &AlertsConfig, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
+    let origin = || at(alerts.public_url.as_ref().map_or(0, |url| url.span().start));
+    if !alerts.enabled() {
+        return Ok(());
+    }
+    if alerts
+        .listen
+        .trim()
+        .parse::<std::net::SocketAddr>()
+        .is_err()
+    {
+        return Err(invalid(
+            origin(),
+            format!("[alerts] listen `{}` is not an address", alerts.listen),
+            Some("use an address like 0.0.0.0:8090".into()),
+        ));
+    }
+    match alerts.public_url.as_ref().map(|url| url.get_ref().trim()) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => Ok(()),
+        Some(url) => Err(invalid(
+            origin(),
+            format!("[alerts] public_url `{url}` is not an http(s) URL"),
+            Some("e.g. public_url = \"https://bot.example.com\"".into()),
+        )),
+        None => Err(invalid(
+            origin(),
+            "[alerts] listen is set without `public_url`".into(),
+            Some("add the public HTTPS address OnlyFansAPI can reach the receiver at, e.g. public_url = \"https://bot.example.com\"".into()),
+        )),
+    }
+}
+
 fn validate_integrations(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
     let mut names = HashSet::new();
     for integration in &config.integrations {

@@ -55,6 +55,25 @@ pub struct Config {
     pub channels: Channels,
     /// MCP servers whose tools the model may use.
     pub integrations: Vec<IntegrationConfig>,
+    pub alerts: AlertsConfig,
+}
+
+/// Live alerts from OnlyFansAPI webhooks: where the receiver listens and
+/// the public address OnlyFansAPI posts to. Off while `listen` is empty.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// e.g. `0.0.0.0:8090` (put HTTPS in front of it).
+    pub listen: String,
+    /// e.g. `https://bot.example.com`: webhooks go to `<public_url>/hooks/ofapi/<id>`.
+    pub public_url: Option<Spanned<String>>,
+}
+
+impl AlertsConfig {
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty()
+    }
 }
 
 /// What one person, one team or one request may use.

@@ -12,6 +12,8 @@ use rand::{Rng, SeedableRng};
 pub struct SandboxData {
     pub now: DateTime<Utc>,
     pub accounts: Vec<Account>,
+    /// The team's webhooks (team-level, like `/api/webhooks`).
+    pub webhooks: Vec<Webhook>,
     next_id: i64,
 }
 
@@ -157,6 +159,36 @@ pub struct UserList {
     pub user_ids: Vec<i64>,
 }
 
+/// A webhook registered with `POST /api/webhooks`.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// `wh_<n>`.
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// `global`, `inclusive` (only `account_ids`) or `exclusive` (all but them).
+    pub account_scope: String,
+    pub account_ids: Vec<String>,
+    /// Signs each delivery; never shown by the API (`has_signing_secret`).
+    pub signing_secret: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Whether an event about `accounts` (its `account_id`, or a team-level
+    /// event's `payload.account_ids`) is in this webhook's scope.
+    #[must_use]
+    pub fn covers(&self, accounts: &[String]) -> bool {
+        match self.account_scope.as_str() {
+            "global" => true,
+            "inclusive" => accounts.iter().any(|a| self.account_ids.contains(a)),
+            "exclusive" => accounts.iter().any(|a| !self.account_ids.contains(a)),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Post {
     pub id: i64,
@@ -223,6 +255,7 @@ impl SandboxData {
         let mut data = SandboxData {
             now,
             accounts: Vec::new(),
+            webhooks: Vec::new(),
             next_id: 900_000,
         };
         for (index, (name, username, price)) in CREATORS.iter().enumerate() {

@@ -10,8 +10,15 @@
 //! `data` / `_pagination.next_page` / `_meta` envelope and the `x-ofapi-*`
 //! headers, credits debited per the documented cost table, and a per-minute
 //! rate limit answering 429 with `Retry-After`.
+//!
+//! Webhooks registered through the API are delivered as OnlyFansAPI sends
+//! them ([`deliveries`]), for events that tests cause through the
+//! `/_sandbox/…` control routes ([`control`]): a fan writes, tips or
+//! subscribes, or any event is emitted or redelivered.
 
+mod control;
 mod data;
+mod deliveries;
 mod handlers;
 mod shapes;
 
@@ -27,7 +34,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::Catalog;
-pub use data::{Account, Chat, ChatMessage, Fan, SandboxData, Transaction, TransactionKind};
+pub use data::{
+    Account, Chat, ChatMessage, Fan, SandboxData, Transaction, TransactionKind, Webhook,
+};
+pub use deliveries::{Delivery, DeliveryStatus};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -134,6 +144,11 @@ pub(crate) struct State {
     /// Every request received, as "METHOD /path?query", oldest first
     /// (the newest `REQUESTS_KEPT`).
     requests: Vec<String>,
+    /// Webhook deliveries queued by a write, sent by whoever ran it once
+    /// the lock is released (the control routes, `Sandbox::fan_message`).
+    outbox: Vec<deliveries::Pending>,
+    /// Every delivery attempt, oldest first.
+    deliveries: Vec<Delivery>,
 }
 
 /// Requests the log keeps.
@@ -213,6 +228,31 @@ impl Sandbox {
         lock(&self.state).mismatches.clone()
     }
 
+    /// Every webhook delivery attempt, oldest first: what was sent where,
+    /// and what the receiver answered.
+    #[must_use]
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.state).deliveries.clone()
+    }
+
+    /// A message from `fan_id` in their chat with `account`, as the control
+    /// route `…/chats/{fan_id}/fan-message` posts it: one more unread, and
+    /// `messages.received` sent to the webhooks subscribed to it. `None`
+    /// when the account or the fan is not in the sandbox.
+    pub async fn fan_message(&self, account: &str, fan_id: i64, text: &str) -> Option<ChatMessage> {
+        let (message, pending) = {
+            let mut state = lock(&self.state);
+            let index = state.data.accounts.iter().position(|a| a.id == account)?;
+            let message =
+                handlers::receive_fan_message(&mut state, index, fan_id, text.to_owned(), 0.0)
+                    .ok()?;
+            (message, std::mem::take(&mut state.outbox))
+        };
+        let sent = deliveries::send(pending).await;
+        lock(&self.state).record(sent);
+        Some(message)
+    }
+
     /// Reads the current data (tests check what writes changed).
     pub fn inspect<T>(&self, read: impl FnOnce(&SandboxData) -> T) -> T {
         read(&lock(&self.state).data)
@@ -276,6 +316,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path().starts_with(control::PREFIX) {
+        return control::handle(&state, &method, &uri, &headers, &body).await;
+    }
     let delay = (method != Method::GET)
         .then(|| lock(&state).write_delay)
         .flatten();
@@ -296,26 +339,8 @@ fn answer(
     body: Bytes,
 ) -> Response {
     let mut state = lock(state);
-    if state.requests.len() == REQUESTS_KEPT {
-        state.requests.remove(0);
-    }
-    let line = match uri.query() {
-        Some(query) => format!("{method} {}?{query}", uri.path()),
-        None => format!("{method} {}", uri.path()),
-    };
-    state.requests.push(line);
-    let expected = format!("Bearer {}", state.config.api_key);
-    let authorized = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected);
-    if !authorized {
-        return error_response(
-            StatusCode::UNAUTHORIZED,
-            json!({"message": "Unauthenticated."}),
-            &state,
-            None,
-        );
+    if let Some(refused) = admit(&mut state, &method, &uri, &headers) {
+        return refused;
     }
     if let Some(retry_after) = state.rate_limited() {
         return error_response(
@@ -412,6 +437,32 @@ fn answer(
     response
 }
 
+/// What every request goes through first, control routes too: the log,
+/// then the bearer key. Gives the 401 to send when the key is wrong.
+fn admit(state: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    if state.requests.len() == REQUESTS_KEPT {
+        state.requests.remove(0);
+    }
+    let line = match uri.query() {
+        Some(query) => format!("{method} {}?{query}", uri.path()),
+        None => format!("{method} {}", uri.path()),
+    };
+    state.requests.push(line);
+    let expected = format!("Bearer {}", state.config.api_key);
+    let authorized = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected);
+    (!authorized).then(|| {
+        error_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthenticated."}),
+            state,
+            None,
+        )
+    })
+}
+
 impl State {
     fn new(config: SandboxConfig, base_url: String) -> Self {
         State {
@@ -424,6 +475,8 @@ impl State {
             base_url,
             write_delay: None,
             requests: Vec::new(),
+            outbox: Vec::new(),
+            deliveries: Vec::new(),
             config,
         }
     }

@@ -1,11 +1,13 @@
 //! Integration tests of the OnlyFansAPI layer, all on 127.0.0.1: the client
 //! against scripted fakes (failure cases) and against the sandbox, the
-//! catalog, and the official Python SDK against the sandbox.
+//! catalog, the official Python SDK against the sandbox, and the sandbox's
+//! webhook deliveries to a receiver in the test.
 
 mod catalog;
 mod client;
 mod sandbox;
 mod sdk_conformance;
+mod webhooks;
 
 use agencybot_core::Secret;
 use agencybot_ofapi::sandbox::{Sandbox, SandboxConfig};

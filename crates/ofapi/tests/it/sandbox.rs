@@ -145,6 +145,8 @@ async fn every_simulated_endpoint_answers_in_the_sdk_shape() {
             "notifications.get-notification-counts",
             json!({"account": account}),
         ),
+        ("webhooks.list-webhooks", json!({})),
+        ("webhooks.list-available-events", json!({})),
     ];
     for (endpoint, arguments) in calls {
         let response = client
@@ -577,4 +579,286 @@ async fn endpoints_that_are_not_simulated_say_so() {
         .await
         .unwrap_err();
     assert_eq!(unknown.kind, ErrorKind::NotFound);
+}
+
+/// The mass message `id` delivered to whom, from the chats.
+fn mass_recipients(sandbox: &Sandbox, mass_id: i64) -> std::collections::BTreeSet<i64> {
+    sandbox.inspect(|data| {
+        data.accounts[0]
+            .chats
+            .iter()
+            .filter(|c| c.messages.iter().any(|m| m.queue_id == Some(mass_id)))
+            .map(|c| c.fan_id)
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn a_mass_message_with_only_text_reaches_every_current_fan() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox.url());
+    let account = first_account(&sandbox).await;
+    let (now, active) = sandbox.inspect(|data| {
+        let active: std::collections::BTreeSet<i64> = data.accounts[0]
+            .fans
+            .iter()
+            .filter(|f| f.is_active(data.now))
+            .map(|f| f.id)
+            .collect();
+        (data.now, active)
+    });
+    assert!(!active.is_empty());
+    // Exactly the docs' minimal body.
+    let sent = client
+        .call(
+            "mass-messaging.send-mass-message",
+            &args(json!({"account": account, "text": "Hello!"})),
+        )
+        .await
+        .expect("a text-only mass message is accepted");
+    let mass_id = sent.data["id"].as_i64().unwrap();
+    assert_eq!(sent.data["total"].as_i64().unwrap(), active.len() as i64);
+    assert_eq!(mass_recipients(&sandbox, mass_id), active);
+    let queued = sandbox.inspect(|data| {
+        data.accounts[0]
+            .mass_messages
+            .iter()
+            .find(|m| m.id == mass_id)
+            .map(|m| (m.text.clone(), m.user_list_ids.clone()))
+    });
+    let fans_list = sandbox.inspect(|data| {
+        data.accounts[0]
+            .user_lists
+            .iter()
+            .find(|l| l.kind == "fans")
+            .map(|l| l.id.clone())
+            .unwrap()
+    });
+    assert_eq!(queued, Some(("Hello!".to_owned(), vec![fans_list])));
+
+    // System list names, as in the docs' full example.
+    let send = |body: Value| {
+        let client = client.clone();
+        let mut body = args(body);
+        body.insert("account".into(), json!(account));
+        async move { client.call("mass-messaging.send-mass-message", &body).await }
+    };
+    let expected = |keep: &dyn Fn(&agencybot_ofapi::sandbox::Fan) -> bool| {
+        sandbox.inspect(|data| {
+            data.accounts[0]
+                .fans
+                .iter()
+                .filter(|f| keep(f))
+                .map(|f| f.id)
+                .collect::<std::collections::BTreeSet<i64>>()
+        })
+    };
+    let expired = send(json!({"text": "Come back 💕", "userLists": ["expired"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        mass_recipients(&sandbox, expired.data["id"].as_i64().unwrap()),
+        expected(&|f| !f.is_active(now))
+    );
+    let rebill_off = send(json!({"text": "Turn on renew?", "userLists": ["rebill_off"]}))
+        .await
+        .unwrap();
+    let no_renew = expected(&|f| f.is_active(now) && !f.auto_renew);
+    assert!(!no_renew.is_empty());
+    assert_eq!(
+        mass_recipients(&sandbox, rebill_off.data["id"].as_i64().unwrap()),
+        no_renew
+    );
+    let all_names =
+        send(json!({"text": "Everyone", "userLists": ["fans", "recent", "following", "tagged"]}))
+            .await
+            .unwrap();
+    assert_eq!(
+        mass_recipients(&sandbox, all_names.data["id"].as_i64().unwrap()),
+        active
+    );
+    let recent = send(json!({"text": "Welcome!", "subscribedWithinLastDays": 30}))
+        .await
+        .unwrap();
+    let new_fans = expected(&|f| f.is_active(now) && f.subscribed_at >= now - Duration::days(30));
+    assert!(!new_fans.is_empty() && new_fans.len() < active.len());
+    assert_eq!(
+        mass_recipients(&sandbox, recent.data["id"].as_i64().unwrap()),
+        new_fans
+    );
+
+    // What is still refused.
+    for (body, message) in [
+        (
+            json!({"text": "Hi", "subscribedWithinLastDays": 31}),
+            "the request was rejected (422): The subscribed within last days must be a whole number between 1 and 30.",
+        ),
+        (
+            json!({"text": "Hi", "subscribedWithinLastDays": 3, "scheduledDate": "2026-12-01 10:00:00"}),
+            "the request was rejected (422): The subscribed within last days field cannot be combined with scheduledDate or saveForLater.",
+        ),
+        (
+            json!({"text": "Hi", "userLists": ["vip"]}),
+            "OnlyFans refused the request: List vip not found",
+        ),
+    ] {
+        let error = send(body.clone()).await.unwrap_err();
+        assert_eq!(error.message, message, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn webhooks_are_registered_changed_and_deleted() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox.url());
+    let (first, second) =
+        sandbox.inspect(|data| (data.accounts[0].id.clone(), data.accounts[1].id.clone()));
+    let events = client
+        .call("webhooks.list-available-events", &Map::new())
+        .await
+        .unwrap();
+    let names: Vec<&str> = events
+        .data
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 28);
+    for name in [
+        "tips.received",
+        "subscriptions.new",
+        "messages.received",
+        "accounts.otp_code_required",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+    assert!(
+        events.data[0]["description"]
+            .as_str()
+            .unwrap()
+            .ends_with('.')
+    );
+
+    let created = client
+        .call(
+            "webhooks.create-webhook",
+            &args(json!({
+                "endpoint_url": "https://bot.example/hooks/ofapi/1",
+                "events": ["tips.received", "subscriptions.new"],
+                "account_scope": "inclusive",
+                "account_ids": [first],
+                "signing_secret": "whsec-sandbox",
+            })),
+        )
+        .await
+        .unwrap();
+    let id = created.data["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("wh_"), "{id}");
+    assert_eq!(created.data["url"], "https://bot.example/hooks/ofapi/1");
+    assert_eq!(created.data["has_signing_secret"], true);
+    assert_eq!(created.data["enabled"], true);
+    assert_eq!(created.data["created_at"], "2026-11-20T12:00:00.000000Z");
+    assert!(
+        created.data.get("signing_secret").is_none(),
+        "the secret is never shown"
+    );
+    let stored = sandbox.inspect(|data| data.webhooks[0].clone());
+    assert_eq!(stored.account_ids, vec![first.clone()]);
+    assert_eq!(stored.signing_secret.as_deref(), Some("whsec-sandbox"));
+
+    let listed = client
+        .call("webhooks.list-webhooks", &Map::new())
+        .await
+        .unwrap();
+    assert_eq!(listed.data.as_array().unwrap().len(), 1);
+    let shown = client
+        .call("webhooks.show-webhook", &args(json!({"webhook_id": id})))
+        .await
+        .unwrap();
+    assert_eq!(shown.data, created.data);
+
+    let updated = client
+        .call(
+            "webhooks.update-webhook",
+            &args(json!({
+                "webhook_id": id,
+                "endpoint_url": "https://bot.example/hooks/ofapi/2",
+                "events": ["tips.received"],
+                "account_scope": "exclusive",
+                "account_ids": [second],
+                "enabled": false,
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.data["url"], "https://bot.example/hooks/ofapi/2");
+    assert_eq!(updated.data["events"], json!(["tips.received"]));
+    assert_eq!(updated.data["enabled"], false);
+    assert_eq!(
+        updated.data["has_signing_secret"], true,
+        "update keeps the secret"
+    );
+    assert_eq!(
+        sandbox.inspect(|data| data.webhooks[0].account_scope.clone()),
+        "exclusive"
+    );
+
+    for (arguments, message) in [
+        (
+            json!({"endpoint_url": "not a url", "events": ["tips.received"], "account_scope": "global"}),
+            "the request was rejected (422): The endpoint url must be a valid http or https URL.",
+        ),
+        (
+            json!({"endpoint_url": "https://bot.example/h", "events": ["tips.sent"], "account_scope": "global"}),
+            "the request was rejected (422): The event `tips.sent` is not available (see GET /api/webhooks/events).",
+        ),
+        (
+            json!({"endpoint_url": "https://bot.example/h", "events": [], "account_scope": "global"}),
+            "the request was rejected (422): The events field is required: name at least one event.",
+        ),
+        (
+            json!({"endpoint_url": "https://bot.example/h", "events": ["tips.received"], "account_scope": "some"}),
+            "the request was rejected (422): The account scope must be one of: global, inclusive, exclusive.",
+        ),
+        (
+            json!({"endpoint_url": "https://bot.example/h", "events": ["tips.received"], "account_scope": "inclusive"}),
+            "the request was rejected (422): The account ids field is required unless the account scope is global.",
+        ),
+        (
+            json!({"endpoint_url": "https://bot.example/h", "events": ["tips.received"], "account_scope": "exclusive", "account_ids": ["acct_notours"]}),
+            "OnlyFansAPI refused access (403): The account acct_notours is not connected to your team.",
+        ),
+    ] {
+        let error = client
+            .call("webhooks.create-webhook", &args(arguments.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(error.message, message, "{arguments}");
+    }
+    // The SDK's update has no secret; sent anyway, it is refused, not ignored.
+    let rotate = client
+        .send(&agencybot_ofapi::Request {
+            body: Some(json!({"endpoint_url": "https://bot.example/h", "events": ["tips.received"], "account_scope": "global", "signing_secret": "new"})),
+            ..agencybot_ofapi::Request::new(reqwest::Method::PUT, format!("/api/webhooks/{id}"), agencybot_ofapi::Access::Write)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rotate.message,
+        "the request was rejected (422): The signing secret cannot be changed; create a new webhook to rotate it."
+    );
+    assert_eq!(sandbox.inspect(|data| data.webhooks.len()), 1);
+
+    let deleted = client
+        .call("webhooks.delete-webhook", &args(json!({"webhook_id": id})))
+        .await
+        .unwrap();
+    assert_eq!(deleted.data["success"], true);
+    let gone = client
+        .call("webhooks.show-webhook", &args(json!({"webhook_id": id})))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.kind, ErrorKind::NotFound);
+    assert!(sandbox.inspect(|data| data.webhooks.is_empty()));
 }

@@ -71,5 +71,5 @@ async fn the_official_python_sdk_works_against_the_sandbox() {
         "the SDK found problems:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
 }
