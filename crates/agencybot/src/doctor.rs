@@ -54,6 +54,7 @@ pub async fn run(config_path: &Path, env: &[(String, String)]) -> ExitCode {
     check_channels_and_teams(&config, &mut report);
     check_providers(&config, &report);
     check_web_search(&config, env, &report);
+    check_alerts(&config, &report);
     check_integrations(&config, env, &mut report).await;
     check_prices(&config, &mut report);
     if report.problems == 0 {
@@ -240,6 +241,37 @@ fn check_web_search(config: &Config, env: &[(String, String)], report: &Report) 
     }
     if !usable.is_empty() {
         report.ok("web search", usable.join(", then "));
+    }
+}
+
+/// Where OnlyFansAPI's deliveries are received, and whether they travel
+/// encrypted (the config load already refused what cannot work).
+fn check_alerts(config: &Config, report: &Report) {
+    let alerts = &config.alerts;
+    let Some(public_url) = alerts.public_url.as_ref().filter(|_| alerts.enabled()) else {
+        report.ok(
+            "alerts",
+            "off (set [alerts] listen and public_url for live alerts)",
+        );
+        return;
+    };
+    let url = public_url.get_ref().trim_end_matches('/');
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|local| url.starts_with(local));
+    if url.starts_with("http://") && !loopback {
+        report.warn(
+            "alerts",
+            format!("{url} is plain http: deliveries and their signatures travel unencrypted; put HTTPS in front of {}", alerts.listen),
+        );
+    } else {
+        report.ok(
+            "alerts",
+            format!(
+                "receiver on {}; OnlyFansAPI posts to {url}/hooks/ofapi/<id> (`agencybot alerts test` sends it a signed delivery)",
+                alerts.listen
+            ),
+        );
     }
 }
 

@@ -139,6 +139,32 @@ async fn an_alert_asked_for_in_chat_is_created_on_yes_and_tips_arrive_once() {
     let run = running().await;
     let webhooks = || run.stack.sandbox.inspect(|d| d.webhooks.clone());
 
+    // A member who is not an admin: not even proposed.
+    run.stack.model.push(Reply::tool(
+        "add_alert",
+        json!({"kind": "whale_tip", "threshold_usd": 100}),
+    ));
+    run.stack
+        .model
+        .push(Reply::text("Only an admin or the owner can set up alerts."));
+    run.telegram
+        .send_text(BOB, "Alert me here when a fan tips over $100");
+    run.wait_for_text(BOB, "Only an admin").await;
+    assert!(
+        !run.texts(BOB)
+            .iter()
+            .any(|t| t.contains("Should I go ahead?")),
+        "{:?}",
+        run.texts(BOB)
+    );
+    let refused = run.stack.model.requests();
+    assert!(
+        refused
+            .last()
+            .is_some_and(|r| r.to_string().contains("needs the admin role")),
+        "the model is told why"
+    );
+
     // Asked in chat: summarised, and nothing is created before the yes.
     run.stack.model.push(Reply::tool(
         "add_alert",

@@ -1407,6 +1407,12 @@ async fn alerts_are_added_listed_tested_and_removed_from_the_cli() {
 
     let (ok, out) = run(vec!["alerts", "list"]).await;
     assert!(ok && out.contains("has no alerts"), "{out}");
+    let (_, out) = run(vec!["doctor"]).await;
+    assert!(
+        out.contains(&format!("receiver on 127.0.0.1:{port}"))
+            && out.contains(&format!("http://127.0.0.1:{port}/hooks/ofapi/<id>")),
+        "{out}"
+    );
     // Not answered yes: shown, and nothing changed.
     let (ok, out) = run(add.clone()).await;
     assert!(
@@ -1458,6 +1464,20 @@ async fn alerts_are_added_listed_tested_and_removed_from_the_cli() {
     ])
     .await;
     assert!(!ok && out.contains("there is no channel `nope`"), "{out}");
+
+    // A config that cannot receive is refused with what to add.
+    let config = std::fs::read_to_string(dir.path().join("a.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        config.replace(&format!("public_url = \"http://127.0.0.1:{port}\"\n"), ""),
+    )
+    .unwrap();
+    let (ok, out) = run(vec!["alerts", "list"]).await;
+    assert!(
+        !ok && out.contains("[alerts] listen is set without `public_url`"),
+        "{out}"
+    );
+    std::fs::write(dir.path().join("a.toml"), config).unwrap();
 
     // The last one removed: the webhook goes too.
     let (ok, out) = run(vec!["alerts", "remove", "1", "--yes"]).await;
