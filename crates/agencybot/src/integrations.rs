@@ -88,6 +88,7 @@ async fn check(
     for (server, tools) in servers.iter().zip(reached) {
         failed |= tools.is_err();
         print!("{}", report(server, &tools, show_tools));
+        server.disconnect().await;
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -250,6 +251,8 @@ async fn connect(
     );
     let reached = server.tools().await;
     print!("{}", report(&server, &reached, false));
+    // Its session is ended while the sign-in can still be read.
+    server.disconnect().await;
     store.close().await;
     Ok(if reached.is_ok() {
         ExitCode::SUCCESS

@@ -194,6 +194,12 @@ impl Server {
         }
     }
 
+    /// Closes the connection (ending its session) if there is one; the
+    /// next use connects again.
+    pub async fn disconnect(&self) {
+        self.drop_connection().await;
+    }
+
     /// Forgets a connection that failed, so the next use starts it again.
     async fn drop_connection(&self) {
         let mut state = self.state.lock().await;
