@@ -9,44 +9,14 @@ use std::process::Command;
 
 const SDK_VERSION: &str = "0.2.0";
 
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|err| panic!("{what}: cannot run: {err}"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The virtualenv with the pinned SDK, created on first use.
 fn sdk_python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("onlyfans-sdk-{SDK_VERSION}"));
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed");
-    if !ready.exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "creating the SDK virtualenv (python3 -m venv)",
-        );
-        run(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .arg(format!("onlyfans=={SDK_VERSION}")),
-            "installing the OnlyFansAPI Python SDK",
-        );
-        std::fs::write(&ready, SDK_VERSION).unwrap();
-    }
-    python
+    agencybot_testkit::python_venv(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &format!("onlyfans-sdk-{SDK_VERSION}"),
+        &[&format!("onlyfans=={SDK_VERSION}")],
+    )
+    .join("python")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
