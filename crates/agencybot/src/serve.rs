@@ -204,7 +204,18 @@ async fn alerts(
             ))
         })
         .collect();
-    let alerts = agencybot_alerts::Alerts::new(store.clone(), channels, Arc::new(SystemClock));
+    // Left-behind events are looked for a few times per takeover window.
+    let takeover = std::time::Duration::from_secs(*config.alerts.takeover_secs.get_ref());
+    let alerts = agencybot_alerts::Alerts::with_timings(
+        store.clone(),
+        channels,
+        Arc::new(SystemClock),
+        takeover,
+        (takeover / 4).clamp(
+            std::time::Duration::from_millis(250),
+            std::time::Duration::from_secs(15),
+        ),
+    );
     let listen = address(&config.alerts.listen, "[alerts] listen")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -1486,3 +1486,196 @@ async fn alerts_are_added_listed_tested_and_removed_from_the_cli() {
     let (ok, out) = run(vec!["alerts", "remove", "1", "--yes"]).await;
     assert!(!ok && out.contains("has no alert #1"), "{out}");
 }
+
+/// A child process that does not outlive a failed test.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `agencybot run` killed with `kill -9` after it acknowledged a webhook and
+/// before its alert went out: the restarted bot sends the alert, once. The
+/// worker is held between the two by a lock on the alerts' delivery table,
+/// so the kill lands there on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_killed_after_acknowledging_a_webhook_alerts_once_after_a_restart() {
+    use agencybot_testkit::{FakeTelegram, ScriptedModel};
+    use sqlx::Connection;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let telegram = FakeTelegram::start("42:kill-test").await;
+    let model = ScriptedModel::start().await;
+    let port = free_port();
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        format!(
+            "[database]\nurl = \"{}\"\nschema = \"{}\"\n\
+             [llm]\nbase_url = \"{}\"\napi_key_env = \"\"\n[ofapi]\nbase_url = \"{}\"\n\
+             [alerts]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ntakeover_secs = 1\n\
+             [[teams]]\nname = \"Velvet\"\n[[teams.members]]\nname = \"Ann\"\nrole = \"owner\"\ntelegram = [111]\n\
+             [[channels.telegram]]\nname = \"tg\"\napi_url = \"{}\"\n",
+            schema.url,
+            schema.name,
+            model.url(),
+            sandbox.url(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("TELEGRAM_BOT_TOKEN", "42:kill-test"),
+        ("ONLYFANSAPI_API_KEY", "sandbox-key"),
+    ];
+    let path = dir.path().to_owned();
+    let added = tokio::task::spawn_blocking(move || {
+        agencybot(
+            &path,
+            &[
+                "alerts",
+                "add",
+                "whale_tip",
+                "--channel",
+                "tg",
+                "--destination",
+                "111",
+                "--threshold-usd",
+                "100",
+                "--yes",
+                "--config",
+                "a.toml",
+            ],
+            &env,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(added.status.success(), "{}", text(&added));
+    let start = || {
+        Running(
+            std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
+                .current_dir(dir.path())
+                .env_clear()
+                .envs(env)
+                .args(["run", "--config", "a.toml"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let receiving = || async {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the webhook receiver never listened");
+    };
+    let mut first = start();
+    receiving().await;
+
+    // Hold the worker: while this transaction lasts, claiming an alert waits.
+    let mut holder = sqlx::PgConnection::connect(&schema.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE \"{}\".alert_deliveries IN ACCESS EXCLUSIVE MODE",
+        schema.name
+    )))
+    .execute(&mut holder)
+    .await
+    .unwrap();
+
+    let account = sandbox.inspect(|d| d.accounts[0].id.clone());
+    let fan = sandbox.inspect(|d| d.accounts[0].fans[0].id);
+    let tipped: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/accounts/{account}/tips",
+            sandbox.url()
+        ))
+        .bearer_auth("sandbox-key")
+        .json(&serde_json::json!({"fan_id": fan, "amount": 150}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tipped["deliveries"][0]["status"], 200,
+        "acknowledged: {tipped}"
+    );
+
+    // The worker has taken the event and waits on the lock: kill it there.
+    let waiting = format!(
+        "SELECT pid FROM pg_locks WHERE NOT granted \
+         AND relation = '\"{}\".alert_deliveries'::regclass",
+        schema.name
+    );
+    let mut blocked: Vec<i32> = Vec::new();
+    for _ in 0..200 {
+        blocked = sqlx::query_scalar(sqlx::AssertSqlSafe(waiting.clone()))
+            .fetch_all(&mut holder)
+            .await
+            .unwrap();
+        if !blocked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!blocked.is_empty(), "the worker reached the alert claim");
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    // The dead process's statement dies with it, as its connection would.
+    for pid in blocked {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut holder)
+            .await
+            .unwrap();
+    }
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    let alerted = |t: &FakeTelegram| {
+        t.texts(111)
+            .iter()
+            .filter(|text| text.contains("tipped $150.00"))
+            .count()
+    };
+    assert_eq!(alerted(&telegram), 0, "no alert before the kill");
+
+    let mut second = start();
+    telegram
+        .wait_until(std::time::Duration::from_secs(30), |t| alerted(t) >= 1)
+        .await;
+    // Several takeover windows later, still one.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(alerted(&telegram), 1, "{:?}", telegram.texts(111));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &second.0.id().to_string()])
+        .status();
+    second.0.wait().unwrap();
+
+    let mut options = StoreOptions::new(schema.url.clone());
+    options.schema = Some(schema.name.clone());
+    let store = agencybot_store::Store::connect(&options).await.unwrap();
+    let team = store.team_by_name("Velvet").await.unwrap().unwrap();
+    let registration = store.webhook_registrations(team.id).await.unwrap();
+    let events = store.webhook_events(&registration[0].id).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].status, agencybot_store::EventStatus::Done);
+    assert_eq!(model.remaining(), 0);
+    store.close().await;
+}

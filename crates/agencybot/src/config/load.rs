@@ -431,6 +431,14 @@ fn validate_alerts(alerts: &AlertsConfig, at: &dyn Fn(usize) -> Origin) -> Resul
     if !alerts.enabled() {
         return Ok(());
     }
+    let takeover = *alerts.takeover_secs.get_ref();
+    if !(1..=3600).contains(&takeover) {
+        return Err(invalid(
+            at(alerts.takeover_secs.span().start),
+            format!("[alerts] takeover_secs = {takeover} is out of range"),
+            Some("use a number of seconds from 1 to 3600; 60 is the default".into()),
+        ));
+    }
     if alerts
         .listen
         .trim()

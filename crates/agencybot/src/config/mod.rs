@@ -60,13 +60,26 @@ pub struct Config {
 
 /// Live alerts from OnlyFansAPI webhooks: where the receiver listens and
 /// the public address OnlyFansAPI posts to. Off while `listen` is empty.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// e.g. `0.0.0.0:8090` (put HTTPS in front of it).
     pub listen: String,
     /// e.g. `https://bot.example.com`: webhooks go to `<public_url>/hooks/ofapi/<id>`.
     pub public_url: Option<Spanned<String>>,
+    /// An event an instance took and did not finish (it stopped or died)
+    /// is taken over by any instance after this many seconds.
+    pub takeover_secs: Spanned<u64>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            listen: String::new(),
+            public_url: None,
+            takeover_secs: Spanned::new(0..0, 60),
+        }
+    }
 }
 
 impl AlertsConfig {

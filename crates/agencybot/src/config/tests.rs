@@ -364,3 +364,13 @@ fn web_search_is_brave_by_default_and_its_mistakes_are_refused() {
     let config = parse(Path::new("a.toml"), "", &env).unwrap();
     assert_eq!(config.web_search.provider, "tavily");
 }
+
+#[test]
+fn the_alert_takeover_window_defaults_to_a_minute_and_is_bounded() {
+    let on = "[alerts]\nlisten = \"127.0.0.1:8090\"\npublic_url = \"https://bot.example.com\"\n";
+    assert_eq!(*parse_str(on).unwrap().alerts.takeover_secs.get_ref(), 60);
+    check_error(
+        &format!("{on}takeover_secs = 0\n"),
+        "agencybot.toml:4:17: `takeover_secs = 0`: [alerts] takeover_secs = 0 is out of range",
+    );
+}

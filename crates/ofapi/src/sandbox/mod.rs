@@ -323,6 +323,16 @@ async fn handle(
         .then(|| lock(&state).write_delay)
         .flatten();
     let response = answer(&state, method, uri, headers, body);
+    // Events a write raised go out after the answer, as OnlyFansAPI sends
+    // them: on their own, with the outcome written into the delivery log.
+    let pending = std::mem::take(&mut lock(&state).outbox);
+    if !pending.is_empty() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let sent = deliveries::send(pending).await;
+            lock(&state).record(sent);
+        });
+    }
     // The write is applied before the wait: a client that gives up meanwhile
     // has made a change it never heard about, as on a slow real API.
     if let Some(delay) = delay {

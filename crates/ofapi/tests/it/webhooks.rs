@@ -804,3 +804,57 @@ async fn control_routes_need_the_key_and_refuse_bad_input_clearly() {
     assert_eq!(sandbox.credits_used(), 0);
     assert!(sandbox.deliveries().is_empty());
 }
+
+#[tokio::test]
+async fn a_message_sent_through_the_api_raises_messages_sent_after_the_answer() {
+    let sandbox = sandbox().await;
+    let receiver = Receiver::start().await;
+    let (account, fan) =
+        sandbox.inspect(|data| (data.accounts[0].id.clone(), data.accounts[0].fans[0].id));
+    register(
+        &sandbox,
+        json!({
+            "endpoint_url": format!("{}/sent", receiver.url),
+            "events": ["messages.sent"],
+            "account_scope": "global", "signing_secret": SECRET,
+        }),
+    )
+    .await;
+    let sent = client(&sandbox.url())
+        .call(
+            "chat-messages.send-message",
+            &args(json!({"account": account, "chat_id": fan.to_string(), "text": "Thanks for the tip!"})),
+        )
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if receiver.count() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let received = receiver.at("/sent");
+    assert_eq!(received.len(), 1);
+    assert!(verifies(&received[0]));
+    let body = received[0].json();
+    assert_eq!(body["event"], "messages.sent");
+    assert_eq!(body["account_id"], account);
+    assert_eq!(body["payload"]["id"], sent.data["id"]);
+    assert_eq!(body["payload"]["isSentByMe"], true);
+    // The delivery log says how it went.
+    for _ in 0..100 {
+        if sandbox.deliveries().iter().any(|d| {
+            d.event == "messages.sent"
+                && d.status != agencybot_ofapi::sandbox::DeliveryStatus::Pending
+        }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let logged = sandbox.deliveries();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(
+        logged[0].status,
+        agencybot_ofapi::sandbox::DeliveryStatus::Answered(200)
+    );
+}

@@ -158,7 +158,9 @@ pub(super) fn send_chat_message(state: &mut State, call: &Call) -> Result<Outcom
         created_at: now,
     };
     let json = message_json(&message, fan_id, account.user_id);
+    let account_id = account.id.clone();
     push_chat_message(account, fan_id, message);
+    state.emit("messages.sent", Some(&account_id), json.clone());
     Ok(Outcome::ok(json))
 }
 
