@@ -54,6 +54,13 @@ pub enum Command {
     /// Live alerts from OnlyFansAPI webhooks: list, add, remove, test.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Print a one-time sign-in link to the web console for a member.
+    ConsoleLink {
+        /// The member's name, as `members list` shows it.
+        name: String,
+        #[command(flatten)]
+        team: TeamArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -494,6 +501,36 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let result = alerts::run(&store, &config, &environment(), command).await;
             store.close().await;
             result
+        }
+        Command::ConsoleLink { name, team } => {
+            let config = load_config(&cli)?;
+            setup::init_logging(&config);
+            let settings = setup::console_settings(&config)?.context(
+                "the web console is off: set [web] listen and public_url in the config first",
+            )?;
+            let store = setup::open_ready_store(&config).await?;
+            let result = async {
+                let team = setup::pick_team(&store, &config, team.team.as_deref()).await?;
+                let link = agencybot_console::issue_link(
+                    &store,
+                    &settings.public_url,
+                    team.id,
+                    name,
+                    chrono::Utc::now(),
+                    settings.link_ttl,
+                )
+                .await?;
+                println!(
+                    "Sign-in link for {name} ({} team), works once for {} minutes:\n{link}",
+                    team.name,
+                    settings.link_ttl.as_secs().div_ceil(60)
+                );
+                anyhow::Ok(())
+            }
+            .await;
+            store.close().await;
+            result?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Members(command) => {
             let config = load_config(&cli)?;

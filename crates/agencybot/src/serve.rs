@@ -129,6 +129,7 @@ pub async fn channels(
         );
     }
     let alerts = alerts(config, &store, &outboxes, &mut running, &stopped).await?;
+    console(config, &store, &mut running, &stopped).await?;
     let library = skills.clone();
     let runner = Arc::new(Runner::new(
         store.clone(),
@@ -231,6 +232,34 @@ async fn alerts(
             .await
     });
     Ok(Some(tokio::spawn(alerts.run(stopped.clone()))))
+}
+
+/// The web console, one of the running services, when `[web]` is configured.
+async fn console(
+    config: &Config,
+    store: &Store,
+    running: &mut Running,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let Some(settings) = crate::setup::console_settings(config)? else {
+        return Ok(());
+    };
+    let listen = address(&config.web.listen, "[web] listen")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening for the web console on {listen}"))?;
+    tracing::info!(%listen, public_url = %settings.public_url, "web console listening");
+    let router =
+        agencybot_console::Console::new(store.clone(), settings, Arc::new(SystemClock)).router();
+    let mut stop = stopped.clone();
+    spawn(running, "console".into(), async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await
+    });
+    Ok(())
 }
 
 /// Runs one channel, reporting its name with how it ended.

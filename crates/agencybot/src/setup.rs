@@ -282,7 +282,32 @@ pub fn engine(
     {
         agencybot_alerts::register(&mut engine, public_url.get_ref());
     }
+    if let Some(settings) = console_settings(config)? {
+        agencybot_console::register(&mut engine, &settings.public_url, settings.link_ttl);
+    }
     Ok(engine)
+}
+
+/// The web console as `[web]` configures it; `None` while it is off.
+pub fn console_settings(
+    config: &Config,
+) -> anyhow::Result<Option<agencybot_console::ConsoleSettings>> {
+    let Some(public_url) = config
+        .web
+        .public_url
+        .as_ref()
+        .filter(|_| config.web.enabled())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(agencybot_console::ConsoleSettings {
+        public_url: public_url.get_ref().trim().trim_end_matches('/').to_owned(),
+        link_ttl: Duration::from_secs(config.web.link_ttl_secs),
+        session_ttl: Duration::from_secs(config.web.session_ttl_secs),
+        skill_dirs: config.skills.dirs(),
+        workflows: workflows(config)?,
+        models: config.llm.named_models(&config.teams),
+    }))
 }
 
 /// The configured integrations, each with its secrets. One whose secret is

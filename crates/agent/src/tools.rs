@@ -124,6 +124,9 @@ pub struct ToolContext<'a> {
     pub credits_left: Option<i64>,
     /// Sends a file to the chat the request came from.
     pub send_file: &'a (dyn Fn(Attachment) + Send + Sync),
+    /// Sends text straight to the chat the request came from, never
+    /// through the model (a sign-in link is for the asker's eyes only).
+    pub send_text: &'a (dyn Fn(String) + Send + Sync),
     /// What this turn's tool calls used so far, for per-turn caps.
     pub turn_uses: &'a TurnUses,
     /// Run by the gate: confirmed by the asker, or approved with the task.

@@ -19,6 +19,7 @@
 
 mod actions;
 mod alerts;
+mod console;
 mod conversations;
 mod credentials;
 mod db;
@@ -31,6 +32,7 @@ pub use actions::{ActionOutcome, ConfirmRefusal};
 pub use alerts::{
     AlertRule, EventStatus, NewAlertRule, NewWebhookEvent, WebhookEvent, WebhookRegistration,
 };
+pub use console::{AuditEntry, ConsoleIdentity, ConsoleSession};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
 pub use skills::InstalledSkill;

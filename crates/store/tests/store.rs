@@ -103,6 +103,7 @@ store_tests!(
     a_conversation_key_belongs_to_one_team,
     integration_credentials_are_kept_replaced_and_cleared,
     webhook_deliveries_are_journaled_once_and_alerts_claimed_once,
+    console_links_sign_in_once_and_sessions_end,
 );
 
 fn at(hour: u32, minute: u32) -> Timestamp {
@@ -1307,4 +1308,84 @@ async fn a_conversation_key_belongs_to_one_team(store: &Store) {
         .conversation(second.id, &elsewhere, at(9, 1))
         .await
         .unwrap();
+}
+
+async fn console_links_sign_in_once_and_sessions_end(store: &Store) {
+    use agencybot_store::{ConsoleIdentity, ConsoleSession};
+    let team_id = team(store).await;
+    let ann = ConsoleIdentity {
+        team_id,
+        member_name: "Ann".into(),
+    };
+    store
+        .create_console_link("link-1", &ann, at(9, 0), at(9, 10))
+        .await
+        .unwrap();
+    store
+        .create_console_link("link-2", &ann, at(9, 0), at(9, 10))
+        .await
+        .unwrap();
+    // Once, while fresh; an unknown link signs no one in.
+    assert_eq!(
+        store.redeem_console_link("link-1", at(9, 5)).await.unwrap(),
+        Some(ann.clone())
+    );
+    assert_eq!(
+        store.redeem_console_link("link-1", at(9, 6)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .redeem_console_link("link-2", at(9, 10))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.redeem_console_link("nope", at(9, 1)).await.unwrap(),
+        None
+    );
+
+    let session = ConsoleSession {
+        identity: ann.clone(),
+        csrf_token: "csrf".into(),
+        expires_at: at(17, 0),
+    };
+    store
+        .create_console_session("s-1", &session, at(9, 5))
+        .await
+        .unwrap();
+    store
+        .create_console_session("s-2", &session, at(9, 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.console_session("s-1", at(10, 0)).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(store.console_session("s-1", at(17, 0)).await.unwrap(), None);
+    assert!(store.end_console_session("s-1", at(10, 0)).await.unwrap());
+    assert!(!store.end_console_session("s-1", at(10, 1)).await.unwrap());
+    assert_eq!(store.console_session("s-1", at(10, 2)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .end_member_console_sessions(&ann, at(10, 3))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.console_session("s-2", at(10, 4)).await.unwrap(), None);
+
+    store
+        .record_audit(team_id, "Ann", "task.create", "daily-earnings", at(10, 5))
+        .await
+        .unwrap();
+    store
+        .record_audit(team_id, "Ann", "skill.install", "bundle starter", at(10, 6))
+        .await
+        .unwrap();
+    let log = store.audit_log(team_id, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, "skill.install");
+    assert_eq!(log[1].detail, "daily-earnings");
 }

@@ -353,6 +353,7 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
     }
     validate_integrations(config, at)?;
     validate_alerts(&config.alerts, at)?;
+    validate_web(&config.web, at)?;
     for channel in &config.channels.telegram {
         if channel
             .webhook_listen
@@ -426,6 +427,42 @@ fn is_member(config: &Config, team: &str, member: &str) -> bool {
 
 /// Integrations have unique plain names, one way to be reached, a declared
 /// team, an owner when personal (and only then), and sane timeouts.
+fn validate_web(web: &WebConfig, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
+    let origin = || at(web.public_url.as_ref().map_or(0, |url| url.span().start));
+    if !web.enabled() {
+        return Ok(());
+    }
+    if web.listen.trim().parse::<std::net::SocketAddr>().is_err() {
+        return Err(invalid(
+            origin(),
+            format!("[web] listen `{}` is not an address", web.listen),
+            Some("use an address like 127.0.0.1:8080".into()),
+        ));
+    }
+    if !(60..=3600).contains(&web.link_ttl_secs)
+        || !(300..=30 * 86_400).contains(&web.session_ttl_secs)
+    {
+        return Err(invalid(
+            origin(),
+            "[web] link_ttl_secs must be 60–3600 and session_ttl_secs 300–2592000".into(),
+            Some("the defaults are 600 and 43200".into()),
+        ));
+    }
+    match web.public_url.as_ref().map(|url| url.get_ref().trim()) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => Ok(()),
+        Some(url) => Err(invalid(
+            origin(),
+            format!("[web] public_url `{url}` is not an http(s) URL"),
+            Some("e.g. public_url = \"https://bot.example.com\"".into()),
+        )),
+        None => Err(invalid(
+            origin(),
+            "[web] listen is set without `public_url`".into(),
+            Some("add the address members open the console at, e.g. public_url = \"https://bot.example.com\"".into()),
+        )),
+    }
+}
+
 fn validate_alerts(alerts: &AlertsConfig, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigError> {
     let origin = || at(alerts.public_url.as_ref().map_or(0, |url| url.span().start));
     if !alerts.enabled() {

@@ -56,6 +56,40 @@ pub struct Config {
     /// MCP servers whose tools the model may use.
     pub integrations: Vec<IntegrationConfig>,
     pub alerts: AlertsConfig,
+    pub web: WebConfig,
+}
+
+/// The web console: where it listens and the address links point at. Off
+/// while `listen` is empty.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// e.g. `127.0.0.1:8080` (put HTTPS in front of it).
+    pub listen: String,
+    /// e.g. `https://bot.example.com`: sign-in links go to `<public_url>/console/sign-in`.
+    pub public_url: Option<Spanned<String>>,
+    /// How long a sign-in link works.
+    pub link_ttl_secs: u64,
+    /// How long a console session lasts.
+    pub session_ttl_secs: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: String::new(),
+            public_url: None,
+            link_ttl_secs: 600,
+            session_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+impl WebConfig {
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty()
+    }
 }
 
 /// Live alerts from OnlyFansAPI webhooks: where the receiver listens and

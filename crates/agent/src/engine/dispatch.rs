@@ -360,6 +360,11 @@ impl Engine {
                 .events
                 .send(agencybot_core::OutboundMessage::File(attachment));
         };
+        let send_text = |text| {
+            let _ = turn
+                .events
+                .send(agencybot_core::OutboundMessage::Text(text));
+        };
         let conversation_model = self
             .store
             .conversation_model(&request.conversation)
@@ -376,6 +381,7 @@ impl Engine {
             now: self.clock.now(),
             credits_left,
             send_file: &send_file,
+            send_text: &send_text,
             turn_uses: &turn.uses,
             approved,
             allowed_writes: turn.requester.allowed_writes,
