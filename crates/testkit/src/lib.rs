@@ -2,6 +2,7 @@
 //! the suite runs on, and (as the suite grows) protocol-level fakes of the
 //! services agencybot talks to, all on 127.0.0.1.
 
+mod browser;
 mod discord;
 mod model;
 mod postgres;
@@ -11,6 +12,7 @@ mod stack;
 mod telegram;
 mod tools;
 
+pub use browser::Browser;
 pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
 pub use model::{Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
