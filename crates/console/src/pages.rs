@@ -324,6 +324,10 @@ async fn usage_page(
                         option value=(value) selected[selected("measure", value, "cost")] { (value) }
                     }
                 }
+                @for (key, label) in [("platform", "Platform (telegram, slack, discord)"), ("type", "Type (chat, scheduled_task, alert)"), ("model", "Model"), ("user", "User ID")] {
+                    label for={ "f-" (key) } { (label) }
+                    input id={ "f-" (key) } name=(key) value=(param(&params, key).unwrap_or(""));
+                }
                 p { button type="submit" { "Show" } }
             }
             p { (records.len()) " request(s), " (query.period.label()) "." }
@@ -412,6 +416,17 @@ fn task_card(signed: &SignedIn, task: &ScheduledTask) -> Markup {
                 }
                 form class="inline" method="post" action={ "/console/tasks/" (task.id) "/delete" } onsubmit={ "return confirm('Delete the task “" (task.name.replace('\'', "’")) "” and its run history?')" } {
                     (csrf_field(signed)) button type="submit" { "Delete" }
+                }
+                details {
+                    summary { "Edit" }
+                    form method="post" action={ "/console/tasks/" (task.id) "/edit" } {
+                        (csrf_field(signed))
+                        label { "Prompt" textarea name="prompt" rows="3" { (task.prompt) } }
+                        label { "Schedule" input name="schedule" value=(task.schedule); }
+                        label { "Destination" input name="destination" value=(task.destination); }
+                        label { "Model (empty keeps it)" input name="model" value=(task.model.as_deref().unwrap_or("")); }
+                        p { button type="submit" { "Save changes" } }
+                    }
                 }
             }
         }
@@ -739,6 +754,14 @@ async fn task_action(
                     .map(|()| format!("Deleted “{}” and its run history.", task.name))
                     .map_err(Into::into),
                 "edit" => {
+                    if let Some(model) = param(&form, "model")
+                        && !console.settings.models.iter().any(|m| m == model)
+                    {
+                        return Ok(back_error(
+                            "/console/tasks",
+                            &format!("There is no model `{model}` in the configuration."),
+                        ));
+                    }
                     let changes = TaskChanges {
                         prompt: param(&form, "prompt").map(str::to_owned),
                         schedule: param(&form, "schedule").map(str::to_owned),
@@ -759,11 +782,7 @@ async fn task_action(
                         .await;
                     Ok(back("/console/tasks", &message))
                 }
-                Err(error) => Ok(Redirect::to(&format!(
-                    "/console/tasks?error={}",
-                    encode(&error.to_string())
-                ))
-                .into_response()),
+                Err(error) => Ok(back_error("/console/tasks", &error.to_string())),
             }
         }
         .await,
@@ -950,11 +969,7 @@ async fn skills_change(
                         .await;
                     Ok(back("/console/skills", &message))
                 }
-                Err(error) => Ok(Redirect::to(&format!(
-                    "/console/skills?error={}",
-                    encode(&error.to_string())
-                ))
-                .into_response()),
+                Err(error) => Ok(back_error("/console/skills", &error.to_string())),
             }
         }
         .await,

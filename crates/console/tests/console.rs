@@ -440,6 +440,32 @@ async fn forms_without_their_token_are_refused_and_changes_are_audited() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("invalid schedule `sometimes`"), "{page}");
     assert_eq!(running.store.tasks(running.team_id).await.unwrap().len(), 1);
+    // Edited from its card; a model the config does not name is refused.
+    let edit = format!("/console/tasks/{}/edit", tasks[0].id);
+    let (status, location) = ann
+        .post(
+            &edit,
+            &[("schedule", "weekly mon 09:00"), ("model", "gpt-9")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("error="), "{location}");
+    assert_eq!(
+        running.store.tasks(running.team_id).await.unwrap()[0].schedule,
+        "daily 08:00"
+    );
+    let (status, _) = ann
+        .post(
+            &edit,
+            &[("schedule", "weekly mon 09:00"), ("model", "gpt-4.1")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let edited = &running.store.tasks(running.team_id).await.unwrap()[0];
+    assert_eq!(edited.schedule, "weekly mon 09:00");
+    assert_eq!(edited.model.as_deref(), Some("gpt-4.1"));
     let (_, preview) = ann
         .get("/console/tasks/preview?schedule=daily%2008%3A00&timezone=Europe%2FBerlin")
         .await;
