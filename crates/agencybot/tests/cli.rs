@@ -542,30 +542,7 @@ async fn run_serves_a_telegram_channel_and_stops_cleanly_on_sigterm() {
     )
     .unwrap();
     // An alert, added from the command line before the bot starts.
-    let path = dir.path().to_owned();
-    let added = tokio::task::spawn_blocking(move || {
-        agencybot(
-            &path,
-            &[
-                "alerts",
-                "add",
-                "whale_tip",
-                "--channel",
-                "tg",
-                "--destination",
-                "111",
-                "--threshold-usd",
-                "100",
-                "--yes",
-                "--config",
-                "a.toml",
-            ],
-            &[("ONLYFANSAPI_API_KEY", "sandbox-key")],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(added.status.success(), "{}", text(&added));
+    add_whale_tip_alert(dir.path()).await;
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
         .current_dir(dir.path())
         .env_clear()
@@ -1487,6 +1464,35 @@ async fn alerts_are_added_listed_tested_and_removed_from_the_cli() {
     assert!(!ok && out.contains("has no alert #1"), "{out}");
 }
 
+/// `alerts add` from the command line: tips of $100 or more to chat 111 on
+/// channel `tg`, without asking.
+async fn add_whale_tip_alert(dir: &Path) {
+    let path = dir.to_owned();
+    let added = tokio::task::spawn_blocking(move || {
+        agencybot(
+            &path,
+            &[
+                "alerts",
+                "add",
+                "whale_tip",
+                "--channel",
+                "tg",
+                "--destination",
+                "111",
+                "--threshold-usd",
+                "100",
+                "--yes",
+                "--config",
+                "a.toml",
+            ],
+            &[("ONLYFANSAPI_API_KEY", "sandbox-key")],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(added.status.success(), "{}", text(&added));
+}
+
 /// A child process that does not outlive a failed test.
 struct Running(std::process::Child);
 
@@ -1535,30 +1541,7 @@ async fn run_killed_after_acknowledging_a_webhook_alerts_once_after_a_restart() 
         ("TELEGRAM_BOT_TOKEN", "42:kill-test"),
         ("ONLYFANSAPI_API_KEY", "sandbox-key"),
     ];
-    let path = dir.path().to_owned();
-    let added = tokio::task::spawn_blocking(move || {
-        agencybot(
-            &path,
-            &[
-                "alerts",
-                "add",
-                "whale_tip",
-                "--channel",
-                "tg",
-                "--destination",
-                "111",
-                "--threshold-usd",
-                "100",
-                "--yes",
-                "--config",
-                "a.toml",
-            ],
-            &env,
-        )
-    })
-    .await
-    .unwrap();
-    assert!(added.status.success(), "{}", text(&added));
+    add_whale_tip_alert(dir.path()).await;
     let start = || {
         Running(
             std::process::Command::new(env!("CARGO_BIN_EXE_agencybot"))
