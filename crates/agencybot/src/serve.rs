@@ -129,7 +129,7 @@ pub async fn channels(
         );
     }
     let alerts = alerts(config, &store, &outboxes, &mut running, &stopped).await?;
-    console(config, &store, &mut running, &stopped).await?;
+    console(config, &store, &engine, &mut running, &stopped).await?;
     let library = skills.clone();
     let runner = Arc::new(Runner::new(
         store.clone(),
@@ -238,12 +238,15 @@ async fn alerts(
 async fn console(
     config: &Config,
     store: &Store,
+    engine: &Engine,
     running: &mut Running,
     stopped: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let Some(settings) = crate::setup::console_settings(config)? else {
+    let Some(mut settings) = crate::setup::console_settings(config)? else {
         return Ok(());
     };
+    settings.apps = engine.connected_apps();
+    settings.status = engine.channel_status();
     let listen = address(&config.web.listen, "[web] listen")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -307,6 +307,9 @@ pub fn console_settings(
         skill_dirs: config.skills.dirs(),
         workflows: workflows(config)?,
         models: config.llm.named_models(&config.teams),
+        // `agencybot run` hands the console the engine's own.
+        apps: Arc::new(agencybot_agent::NoApps),
+        status: Arc::default(),
     }))
 }
 

@@ -22,7 +22,7 @@ use agencybot_core::{
     AllowedWrite, Clock, ConversationKey, InboundContent, NewUsageRecord, OutboundMessage,
     ProposedAction, RequestKind, Role, Team, UsageOutcome,
 };
-use agencybot_ofapi::Client;
+use agencybot_ofapi::{Access, Client};
 use agencybot_store::Store;
 use futures::future::{BoxFuture, join_all};
 use serde_json::{Value, json};
@@ -331,6 +331,7 @@ pub struct Engine {
     tools: ToolRegistry,
     sections: Vec<Arc<dyn PromptSection>>,
     apps: Arc<dyn tools::ConnectedApps>,
+    channel_status: Arc<crate::ChannelStatus>,
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
     spend: Spend,
     limits: TurnLimits,
@@ -368,6 +369,7 @@ impl Engine {
             tools,
             sections: Vec::new(),
             apps: Arc::new(tools::NoApps),
+            channel_status: Arc::default(),
             accounts: Mutex::new(HashMap::new()),
             spend: Spend::default(),
             limits,
@@ -387,6 +389,18 @@ impl Engine {
     /// Says which integrations requests can use (workflows' `requires`).
     pub fn set_connected_apps(&mut self, apps: Arc<dyn tools::ConnectedApps>) {
         self.apps = apps;
+    }
+
+    /// The integrations requests can use.
+    #[must_use]
+    pub fn connected_apps(&self) -> Arc<dyn tools::ConnectedApps> {
+        self.apps.clone()
+    }
+
+    /// How each channel is doing, as its adapter reports it.
+    #[must_use]
+    pub fn channel_status(&self) -> Arc<crate::ChannelStatus> {
+        self.channel_status.clone()
     }
 
     #[must_use]
@@ -538,6 +552,12 @@ impl Engine {
                 let _ = turn.events.send(OutboundMessage::Text(notice));
             }
         };
+        if let InboundContent::Text(text) = &request.content
+            && let Some(tool) = self.tools.for_command(text).cloned()
+        {
+            tell(notices);
+            return self.command(turn, tool.as_ref(), meter).await;
+        }
         match &request.content {
             InboundContent::Reset => self.reset(request).await,
             InboundContent::Confirmation {
@@ -588,6 +608,36 @@ impl Engine {
         Ok(Ending::answered(
             "Fresh start — I've forgotten this conversation. What would you like to know?".into(),
         ))
+    }
+
+    /// A tool's chat command, run without the model.
+    async fn command(
+        &self,
+        turn: &Turn<'_>,
+        tool: &dyn InternalTool,
+        meter: &mut Meter,
+    ) -> Result<Ending, EngineError> {
+        let command = tool.command().unwrap_or_default();
+        // A command never proposes: a write goes through the model and the gate.
+        if tool.access() != Access::Read || !tool.offered(&turn.requester).await {
+            return Ok(Ending::refused(format!("{command} is not available here.")));
+        }
+        let team = &turn.request.team;
+        let credits_left = self.credits_left(team).await;
+        let result = self
+            .run_tool(turn, tool, json!({}), credits_left, false)
+            .await;
+        self.charge_credits(team, meter, result.credits);
+        if let Some(error) = result.content.get("error").and_then(Value::as_str) {
+            return Ok(Ending::failed(format!("{command} did not work: {error}")));
+        }
+        Ok(match tool.command_reply(&result.content) {
+            Some(reply) => Ending::answered(reply),
+            None => Ending {
+                outcome: Some(UsageOutcome::Success),
+                ..Ending::default()
+            },
+        })
     }
 
     /// `/model`: which model the conversation uses, or a change of it.

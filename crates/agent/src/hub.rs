@@ -277,6 +277,30 @@ impl Hub {
         &self.inner.store
     }
 
+    /// The platform accepted the bot and the channel is receiving.
+    pub fn report_connected(&self) {
+        let engine = &self.inner.engine;
+        engine
+            .channel_status()
+            .connected(&self.inner.channel, engine.now());
+    }
+
+    /// The channel cannot receive because of `error` (it keeps retrying).
+    pub fn report_disconnected(&self, error: &dyn std::fmt::Display) {
+        let engine = &self.inner.engine;
+        engine
+            .channel_status()
+            .disconnected(&self.inner.channel, &error.to_string(), engine.now());
+    }
+
+    /// A failure that leaves the channel receiving (a send that failed).
+    pub fn report_error(&self, error: &dyn std::fmt::Display) {
+        let engine = &self.inner.engine;
+        engine
+            .channel_status()
+            .failed(&self.inner.channel, &error.to_string(), engine.now());
+    }
+
     /// Whether `user_id` may use this channel, and as whom. Read from the
     /// store every time, so member changes apply at once.
     pub async fn access(&self, user_id: &str) -> Result<(Team, Access), HubError> {
@@ -297,6 +321,10 @@ impl Hub {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Ok(Admission::Closed);
         }
+        let engine = &self.inner.engine;
+        engine
+            .channel_status()
+            .event(&self.inner.channel, engine.now());
         if let Some(id) = incoming.delivery_id.clone()
             && !self.lock_seen().insert(id)
         {

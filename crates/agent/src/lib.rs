@@ -25,6 +25,7 @@ mod hub;
 mod memory;
 mod model;
 mod prompt;
+mod status;
 pub mod tokens;
 mod tools;
 mod validate;
@@ -45,6 +46,7 @@ pub use model::{
     Completion, ModelClient, ModelConfig, ModelError, Models, Price, Prices, Provider, UnknownModel,
 };
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
+pub use status::{ChannelHealth, ChannelStatus};
 pub use tools::{
     CALL_INTEGRATION, ConnectedApps, InternalTool, NoApps, Requester, ToolContext, ToolOutput,
     ToolRegistry, TurnUses, WebSearches, definitions as tool_definitions,

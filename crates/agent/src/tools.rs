@@ -281,6 +281,16 @@ pub trait InternalTool: Send + Sync {
         context: &'a ToolContext<'a>,
         arguments: Value,
     ) -> BoxFuture<'a, Result<ToolOutput, String>>;
+    /// A chat command (`/console`) that runs this tool at once with no
+    /// arguments, without the model: faster and free. Only reads have one.
+    fn command(&self) -> Option<&str> {
+        None
+    }
+    /// The answer to the command, from the tool's result; `None` when the
+    /// tool has said everything itself (through `send_text`).
+    fn command_reply(&self, _content: &Value) -> Option<String> {
+        None
+    }
 }
 
 /// Tools offered to the model besides the API ones.
@@ -301,6 +311,19 @@ impl ToolRegistry {
     pub fn register(&mut self, tool: Arc<dyn InternalTool>) {
         self.tools.retain(|t| t.name() != tool.name());
         self.tools.push(tool);
+    }
+
+    /// The tool whose command `text` is (`/console`, `/console@agency_bot`).
+    #[must_use]
+    pub fn for_command(&self, text: &str) -> Option<&Arc<dyn InternalTool>> {
+        let text = text.trim();
+        if !text.starts_with('/') || text.contains(char::is_whitespace) {
+            return None;
+        }
+        let command = text.split('@').next().unwrap_or_default();
+        self.tools
+            .iter()
+            .find(|tool| tool.command() == Some(command))
     }
 
     #[must_use]
@@ -411,5 +434,49 @@ mod tests {
             endpoint.schema["required"]
         );
         assert!(described.to_string().len() < endpoint.schema.to_string().len() + 400);
+    }
+
+    struct Console;
+
+    impl InternalTool for Console {
+        fn name(&self) -> &str {
+            "console_link"
+        }
+        fn description(&self) -> &str {
+            "signs in"
+        }
+        fn parameters(&self) -> Value {
+            json!({"type": "object"})
+        }
+        fn access(&self) -> Access {
+            Access::Read
+        }
+        fn run<'a>(
+            &'a self,
+            _context: &'a ToolContext<'a>,
+            _arguments: Value,
+        ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+            Box::pin(std::future::ready(Ok(ToolOutput::default())))
+        }
+        fn command(&self) -> Option<&str> {
+            Some("/console")
+        }
+    }
+
+    #[test]
+    fn a_command_is_the_whole_message_with_or_without_the_bot_name() {
+        let mut tools = ToolRegistry::default();
+        tools.register(Arc::new(Console));
+        for text in ["/console", " /console ", "/console@agency_bot"] {
+            assert!(tools.for_command(text).is_some(), "{text}");
+        }
+        for text in [
+            "/console please",
+            "console",
+            "/consoles",
+            "open the /console",
+        ] {
+            assert!(tools.for_command(text).is_none(), "{text}");
+        }
     }
 }

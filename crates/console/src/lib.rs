@@ -14,7 +14,9 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod channels;
 mod pages;
+mod sessions;
 mod tool;
 mod view;
 
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agencybot_agent::{ChannelStatus, ConnectedApps};
 use agencybot_core::{Clock, Timestamp};
 use agencybot_scheduler::Workflow;
 use agencybot_skills::Library;
@@ -45,6 +48,10 @@ pub struct ConsoleSettings {
     pub workflows: Vec<Workflow>,
     /// Models a task may name.
     pub models: Vec<String>,
+    /// The integrations connected, for what workflows require.
+    pub apps: Arc<dyn ConnectedApps>,
+    /// How each channel is doing, as its adapter reports it.
+    pub status: Arc<ChannelStatus>,
 }
 
 /// The console's state, shared by its handlers.

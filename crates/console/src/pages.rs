@@ -4,7 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use agencybot_core::{NewScheduledTask, Role, ScheduledTask, TaskStatus};
+use agencybot_agent::Requester;
+use agencybot_core::{
+    Channel, ConversationKey, NewScheduledTask, Role, ScheduledTask, TaskRun, TaskRunStatus,
+    TaskStatus,
+};
 use agencybot_scheduler::usage::{self, Dimension, Measure, Period};
 use agencybot_scheduler::{TaskChanges, tasks, workflows};
 use agencybot_skills::Target;
@@ -18,8 +22,8 @@ use maud::{Markup, html};
 use crate::auth::SignedIn;
 use crate::{Console, hash, new_secret, view};
 
-type Params = HashMap<String, String>;
-type Page = Result<Response, Response>;
+pub(crate) type Params = HashMap<String, String>;
+pub(crate) type Page = Result<Response, Response>;
 
 pub fn router(console: Arc<Console>) -> axum::Router {
     axum::Router::new()
@@ -39,21 +43,22 @@ pub fn router(console: Arc<Console>) -> axum::Router {
         .route("/console/workflows", get(workflows_page))
         .route("/console/skills", get(skills_page).post(skills_change))
         .route("/console/members", get(members_page).post(members_change))
-        .route("/console/channels", get(channels_page))
+        .merge(crate::channels::router())
+        .merge(crate::sessions::router())
         .route("/console/audit", get(audit_page))
         .with_state(console)
 }
 
-fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
     params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
-fn flat(result: Page) -> Response {
+pub(crate) fn flat(result: Page) -> Response {
     result.unwrap_or_else(|refused| refused)
 }
 
 /// Back to a page with a message in the URL (the page shows it).
-fn back(path: &str, message: &str) -> Response {
+pub(crate) fn back(path: &str, message: &str) -> Response {
     let mut url = String::from(path);
     url.push_str(if path.contains('?') { "&" } else { "?" });
     url.push_str("done=");
@@ -72,7 +77,13 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-fn notice(params: &Params) -> Markup {
+/// The browser's own name for itself, shortened, to tell sessions apart.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?.trim();
+    (!agent.is_empty()).then(|| agent.chars().take(200).collect())
+}
+
+pub(crate) fn notice(params: &Params) -> Markup {
     html! {
         @if let Some(done) = param(params, "done") { p class="notice" role="status" { (done) } }
         @if let Some(error) = param(params, "error") { p class="notice error" role="alert" { (error) } }
@@ -80,7 +91,7 @@ fn notice(params: &Params) -> Markup {
 }
 
 impl Console {
-    async fn audit(&self, signed: &SignedIn, action: &str, detail: &str) {
+    pub(crate) async fn audit(&self, signed: &SignedIn, action: &str, detail: &str) {
         if let Err(error) = self
             .store
             .record_audit(
@@ -97,7 +108,7 @@ impl Console {
     }
 
     /// The session for a form: signed in, the token right, the role enough.
-    async fn form(
+    pub(crate) async fn form(
         &self,
         headers: &HeaderMap,
         form: &Params,
@@ -110,7 +121,84 @@ impl Console {
     }
 }
 
-fn csrf_field(signed: &SignedIn) -> Markup {
+impl Console {
+    /// The channels of the signed-in member's team.
+    pub(crate) async fn team_channels(&self, signed: &SignedIn) -> Result<Vec<Channel>, Response> {
+        Ok(self
+            .store
+            .channels()
+            .await
+            .map_err(|e| view::store_failure(&e))?
+            .into_iter()
+            .filter(|c| c.team_id == signed.team.id)
+            .collect())
+    }
+
+    /// A page for a browser whose session just ended, clearing its cookie.
+    pub(crate) fn signed_out(&self, title: &str, message: &str) -> Response {
+        let mut response = view::bare(StatusCode::OK, title, message);
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, self.session_cookie(None));
+        response
+    }
+
+    /// The `required` integrations a run on `channel` could not use, as the
+    /// chat's workflow tools decide it for the member asking.
+    async fn missing_apps(
+        &self,
+        signed: &SignedIn,
+        channel: &Channel,
+        required: &[String],
+    ) -> Vec<String> {
+        if required.is_empty() {
+            return Vec::new();
+        }
+        let user_id = signed
+            .member
+            .user_ids
+            .get(&channel.platform)
+            .and_then(|ids| ids.first())
+            .map_or("", String::as_str);
+        let conversation = ConversationKey {
+            channel: channel.name.clone(),
+            platform: channel.platform,
+            chat: String::new(),
+            thread: None,
+            user: None,
+        };
+        let requester = Requester::new(
+            &signed.team,
+            user_id,
+            signed.role(),
+            &conversation,
+            &self.store,
+            None,
+            self.settings.apps.as_ref(),
+        );
+        requester.missing_apps(required).await
+    }
+
+    /// The `required` integrations missing on every one of `channels`.
+    async fn missing_everywhere(
+        &self,
+        signed: &SignedIn,
+        channels: &[Channel],
+        required: &[String],
+    ) -> Vec<String> {
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        let mut missing = required.to_vec();
+        for channel in channels {
+            let here = self.missing_apps(signed, channel, required).await;
+            missing.retain(|app| here.contains(app));
+        }
+        missing
+    }
+}
+
+pub(crate) fn csrf_field(signed: &SignedIn) -> Markup {
     html! { input type="hidden" name="csrf" value=(signed.csrf); }
 }
 
@@ -142,7 +230,11 @@ async fn sign_in_page(Query(params): Query<Params>) -> Response {
     Html(markup.into_string()).into_response()
 }
 
-async fn sign_in(State(console): State<Arc<Console>>, Form(form): Form<Params>) -> Response {
+async fn sign_in(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    Form(form): Form<Params>,
+) -> Response {
     let refused = || {
         view::bare(
             StatusCode::UNAUTHORIZED,
@@ -169,7 +261,7 @@ async fn sign_in(State(console): State<Arc<Console>>, Form(form): Form<Params>) 
     };
     if let Err(error) = console
         .store
-        .create_console_session(&hash(&id), &session, now)
+        .create_console_session(&hash(&id), &session, user_agent(&headers).as_deref(), now)
         .await
     {
         return view::store_failure(&error);
@@ -208,15 +300,10 @@ async fn sign_out(
                 return Err(view::store_failure(&error));
             }
             console.audit(&signed, "session.end", "signed out").await;
-            let mut response = view::bare(
-                StatusCode::OK,
+            Ok(console.signed_out(
                 "Signed out",
                 "You are signed out. Ask the bot for a new link to come back.",
-            );
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, console.session_cookie(None));
-            Ok(response)
+            ))
         }
         .await,
     )
@@ -393,7 +480,7 @@ async fn usage_csv(
 
 // ---- tasks ----
 
-fn task_card(signed: &SignedIn, task: &ScheduledTask) -> Markup {
+fn task_card(signed: &SignedIn, task: &ScheduledTask, last: Option<&TaskRun>) -> Markup {
     let when = |t: Option<agencybot_core::Timestamp>| {
         t.map_or("-".to_owned(), |t| {
             t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -403,7 +490,22 @@ fn task_card(signed: &SignedIn, task: &ScheduledTask) -> Markup {
         div class="card" data-task=(task.name) {
             h3 { (task.name) }
             p { (task.schedule) " · " (task.timezone) " · " (task.status) }
-            p { "Last run: " (when(task.last_run_at)) @if task.consecutive_failures > 0 { span class="error" { " (" (task.consecutive_failures) " failed in a row)" } } }
+            p data-last-run {
+                "Last run: "
+                @match last {
+                    Some(run) => {
+                        (when(Some(run.started_at))) " · "
+                        @match run.status {
+                            TaskRunStatus::Succeeded => span class="ok" { "succeeded" },
+                            TaskRunStatus::Failed => span class="error" { "failed" },
+                            TaskRunStatus::Running => span { "running now" },
+                        }
+                        @if let Some(error) = &run.error { br; span class="error" { (error) } }
+                    }
+                    None => (when(task.last_run_at)),
+                }
+                @if task.consecutive_failures > 0 { span class="error" { " (" (task.consecutive_failures) " failed in a row)" } }
+            }
             p { "Next run: " (when(task.next_run_at)) }
             p { "Reports to " (task.channel) " " (task.destination) @if let Some(model) = &task.model { " · " (model) } }
             details { summary { "Prompt" } p { (task.prompt) } }
@@ -441,6 +543,7 @@ async fn tasks_page(
     flat(async {
         let signed = console.signed_in(&headers).await?;
         let mut all = console.store.tasks(signed.team.id).await.map_err(|e| view::store_failure(&e))?;
+        let last_runs = console.store.last_task_runs(signed.team.id).await.map_err(|e| view::store_failure(&e))?;
         let mine = param(&params, "mine").is_some();
         if mine {
             let me = creator_of(&signed);
@@ -451,7 +554,7 @@ async fn tasks_page(
             p { a href="/console/tasks" { "All tasks" } " · " a href="/console/tasks?mine=1" { "My tasks" }
                 @if signed.role() >= Role::Admin { " · " a href="/console/tasks/new" { "New task" } } }
             @if all.is_empty() { p { "No scheduled tasks yet." } }
-            div class="cards" { @for task in &all { (task_card(&signed, task)) } }
+            div class="cards" { @for task in &all { (task_card(&signed, task, last_runs.get(&task.id))) } }
         };
         Ok(view::page("Scheduled tasks", &signed, "tasks", body))
     }
@@ -574,12 +677,9 @@ async fn new_task_page(
 
 async fn task_form(console: &Console, signed: &SignedIn, form: TaskForm<'_>) -> Page {
     let channels: Vec<String> = console
-        .store
-        .channels()
-        .await
-        .map_err(|e| view::store_failure(&e))?
+        .team_channels(signed)
+        .await?
         .into_iter()
-        .filter(|c| c.team_id == signed.team.id)
         .map(|c| c.name)
         .collect();
     let value = |key: &str| param(form.values, key).unwrap_or("").to_owned();
@@ -666,6 +766,22 @@ async fn create_task(
             }
             let workflow = param(&form, "workflow")
                 .and_then(|slug| workflows::find(&console.settings.workflows, slug));
+            if let Some(workflow) = workflow
+                && let Some(channel) = console
+                    .store
+                    .channel(&channel)
+                    .await
+                    .map_err(|e| view::store_failure(&e))?
+                    .filter(|c| c.team_id == signed.team.id)
+                && let Err(problem) = workflows::require_connected(
+                    workflow,
+                    &console
+                        .missing_apps(&signed, &channel, &workflow.requires)
+                        .await,
+                )
+            {
+                errors.push(problem);
+            }
             let allowed_writes = match workflow.map(|w| w.writes()) {
                 Some(Ok(writes)) => writes,
                 Some(Err(problem)) => {
@@ -795,13 +911,12 @@ async fn workflows_page(State(console): State<Arc<Console>>, headers: HeaderMap)
     flat(async {
         let signed = console.signed_in(&headers).await?;
         signed.require(Role::Admin)?;
-        let connected = console
-            .store
-            .channels()
-            .await
-            .map_err(|e| view::store_failure(&e))?
-            .iter()
-            .any(|c| c.team_id == signed.team.id);
+        let channels = console.team_channels(&signed).await?;
+        let connected = !channels.is_empty();
+        let mut missing = HashMap::new();
+        for workflow in &console.settings.workflows {
+            missing.insert(workflow.slug.as_str(), console.missing_everywhere(&signed, &channels, &workflow.requires).await);
+        }
         let mut categories: Vec<&str> = console.settings.workflows.iter().map(|w| w.category.as_str()).collect();
         categories.sort_unstable();
         categories.dedup();
@@ -815,8 +930,12 @@ async fn workflows_page(State(console): State<Arc<Console>>, headers: HeaderMap)
                             h3 { (workflow.name) }
                             p { (workflow.description) }
                             p { (workflow.schedule) }
+                            @let missing = missing.get(workflow.slug.as_str()).map_or(&[][..], Vec::as_slice);
                             @if !workflow.requires.is_empty() { p { "Needs: " @for need in &workflow.requires { span class="tag" { (need) } } } }
-                            @if connected { a href={ "/console/tasks/new?workflow=" (encode(&workflow.slug)) } { "Use workflow" } }
+                            @if !missing.is_empty() {
+                                p class="error" data-missing { "Not connected: " (missing.join(", ")) ". An admin adds it under [[integrations]] in the config file." }
+                            }
+                            @if connected && missing.is_empty() { a href={ "/console/tasks/new?workflow=" (encode(&workflow.slug)) } { "Use workflow" } }
                             @else { button type="button" disabled { "Use workflow" } }
                         }
                     }
@@ -1069,6 +1188,9 @@ async fn members_change(
                         ("discord", agencybot_core::Platform::Discord),
                     ] {
                         if let Some(id) = param(&form, key) {
+                            if let Err(problem) = platform.check_user_id(id) {
+                                return Ok(back_error("/console/members", &problem));
+                            }
                             user_ids.insert(platform, vec![id.to_owned()]);
                         }
                     }
@@ -1125,33 +1247,11 @@ async fn members_change(
     )
 }
 
-fn back_error(path: &str, message: &str) -> Response {
+pub(crate) fn back_error(path: &str, message: &str) -> Response {
     Redirect::to(&format!("{path}?error={}", encode(message))).into_response()
 }
 
-// ---- channels and audit ----
-
-async fn channels_page(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    flat(async {
-        let signed = console.signed_in(&headers).await?;
-        signed.require(Role::Admin)?;
-        let channels: Vec<_> = console.store.channels().await.map_err(|e| view::store_failure(&e))?.into_iter().filter(|c| c.team_id == signed.team.id).collect();
-        let body = html! {
-            p { "Channels are configured in the config file; their permitted users are edited there." }
-            div class="scroll" { table {
-                thead { tr { th { "name" } th { "platform" } th { "access" } } }
-                tbody { @for channel in &channels {
-                    tr {
-                        td { (channel.name) } td { (channel.platform) }
-                        td { @if channel.allow_everyone { "public" } @else if channel.permitted_user_ids.is_empty() { "members only" } @else { "members and " (channel.permitted_user_ids.len()) " permitted" } }
-                    }
-                } }
-            } }
-        };
-        Ok(view::page("Channels", &signed, "channels", body))
-    }
-    .await)
-}
+// ---- audit ----
 
 async fn audit_page(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     flat(async {

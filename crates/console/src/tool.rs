@@ -48,6 +48,18 @@ impl InternalTool for ConsoleLink {
         Box::pin(std::future::ready(requester.allowed_writes.is_none()))
     }
 
+    fn command(&self) -> Option<&str> {
+        Some("/console")
+    }
+
+    fn command_reply(&self, content: &Value) -> Option<String> {
+        // Sent: the link is the answer. Not sent: why, in the tool's words.
+        content
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
     fn run<'a>(
         &'a self,
         context: &'a ToolContext<'a>,

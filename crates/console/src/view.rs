@@ -26,7 +26,11 @@ input,select,textarea{font:inherit;width:100%;max-width:36rem;padding:.3rem}.err
 
 /// A whole page with the navigation the member's role allows.
 pub fn page(title: &str, signed: &SignedIn, current: &str, body: Markup) -> Response {
-    let mut links = vec![("usage", "Usage"), ("tasks", "Tasks")];
+    let mut links = vec![
+        ("usage", "Usage"),
+        ("tasks", "Tasks"),
+        ("sessions", "Sessions"),
+    ];
     if signed.role() >= Role::Admin {
         links.extend([
             ("workflows", "Workflows"),

@@ -5,13 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agencybot_agent::{ChannelStatus, ConnectedApps, Requester};
 use agencybot_console::{Console, ConsoleSettings, SESSION_COOKIE, issue_link};
 use agencybot_core::{
     Clock, ManualClock, NewUsageRecord, Platform, RequestKind, Role, UsageOutcome,
 };
+use agencybot_scheduler::Workflow;
 use agencybot_scheduler::usage::{self, Dimension};
 use agencybot_store::{ChannelSpec, MemberSpec, Store, TeamSpec, UsageFilter};
 use chrono::{TimeZone, Utc};
+use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -20,7 +23,40 @@ struct Running {
     store: Store,
     team_id: i64,
     clock: Arc<ManualClock>,
+    status: Arc<ChannelStatus>,
     http: reqwest::Client,
+}
+
+/// Integrations as the binary's would answer: only `connected` are there.
+struct Apps(&'static [&'static str]);
+
+impl ConnectedApps for Apps {
+    fn missing<'a>(
+        &'a self,
+        _requester: &'a Requester<'a>,
+        required: &'a [String],
+    ) -> BoxFuture<'a, Vec<String>> {
+        let missing = required
+            .iter()
+            .filter(|app| !self.0.contains(&app.as_str()))
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(missing))
+    }
+}
+
+fn workflow(slug: &str, name: &str, requires: &str) -> Workflow {
+    Workflow {
+        slug: slug.into(),
+        name: name.into(),
+        category: "Exports".into(),
+        description: format!("Copies the day's earnings to {requires}."),
+        prompt: format!("Put yesterday's earnings in {requires}."),
+        schedule: "daily 07:00".into(),
+        skill: None,
+        requires: vec![requires.into()],
+        allowed_writes: Vec::new(),
+    }
 }
 
 fn root() -> std::path::PathBuf {
@@ -96,14 +132,20 @@ async fn start() -> Running {
     let clock = Arc::new(ManualClock::new(now));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut workflows =
+        agencybot_scheduler::workflows::load(&root().join("config/workflows.toml")).unwrap();
+    workflows.push(workflow("sheets-export", "Sheets export", "Google Sheets"));
+    workflows.push(workflow("drive-export", "Drive export", "Google Drive"));
+    let status = Arc::new(ChannelStatus::default());
     let settings = ConsoleSettings {
         public_url: url.clone(),
         link_ttl: Duration::from_secs(600),
         session_ttl: Duration::from_secs(3600),
         skill_dirs: vec![root().join("skills")],
-        workflows: agencybot_scheduler::workflows::load(&root().join("config/workflows.toml"))
-            .unwrap(),
+        workflows,
         models: vec!["gpt-4.1-mini".into(), "gpt-4.1".into()],
+        apps: Arc::new(Apps(&["Google Drive"])),
+        status: status.clone(),
     };
     let router = Console::new(store.clone(), settings, clock.clone()).router();
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -112,6 +154,7 @@ async fn start() -> Running {
         store,
         team_id: team.id,
         clock,
+        status,
         http: reqwest::Client::builder()
             .redirect(Policy::none())
             .build()
@@ -249,6 +292,7 @@ async fn without_a_session_every_page_sends_you_to_sign_in() {
         "/console/members",
         "/console/channels",
         "/console/workflows",
+        "/console/sessions",
         "/console/audit",
     ] {
         let answer = running
@@ -552,4 +596,288 @@ async fn a_member_removed_or_demoted_loses_the_session_at_once() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(vic.get("/console/usage").await.0, StatusCode::SEE_OTHER);
+}
+
+/// The value of the first `name="…" value="…"` field after `after`.
+fn field_after(page: &str, after: &str, name: &str) -> String {
+    let rest = &page[page.find(after).unwrap_or_else(|| panic!("no {after}"))..];
+    rest.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} after {after}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn channels_show_their_live_status_and_admins_edit_who_may_use_them() {
+    let running = start().await;
+    let ann = running.sign_in("Ann").await;
+    let at = running.clock.now();
+    running
+        .status
+        .disconnected("tg", "connection refused by 127.0.0.1:9", at);
+    let (status, page) = ann.get("/console/channels").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("data-status=\"disconnected\""), "{page}");
+    assert!(page.contains("connection refused by 127.0.0.1:9"), "{page}");
+    assert!(page.contains("Last message: none yet"), "{page}");
+    running.status.connected("tg", at);
+    running.status.event("tg", at);
+    let (_, page) = ann.get("/console/channels").await;
+    assert!(page.contains("data-status=\"connected\""), "{page}");
+    assert!(
+        page.contains("Last message: 2026-12-03 10:00:00 UTC"),
+        "{page}"
+    );
+    assert!(
+        page.contains("the team&#39;s members only") || page.contains("the team's members only"),
+        "{page}"
+    );
+
+    // An ID that cannot be a Telegram user is refused, and nothing changes.
+    let (status, location) = ann
+        .post(
+            "/console/channels",
+            &[("op", "set"), ("channel", "tg"), ("permitted", "123\n@bob")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location.contains("error=") && location.contains("bob"),
+        "{location}"
+    );
+    let channel = running.store.channel("tg").await.unwrap().unwrap();
+    assert!(channel.permitted_user_ids.is_empty());
+
+    // A viewer may not post it, even with the session's token.
+    let vic = running.sign_in("Vic").await;
+    let form = [("op", "set"), ("channel", "tg"), ("permitted", "333")];
+    assert_eq!(
+        vic.post("/console/channels", &form, true).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ann.post("/console/channels", &form, false).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (status, location) = ann
+        .post(
+            "/console/channels",
+            &[
+                ("op", "set"),
+                ("channel", "tg"),
+                ("permitted", "333, 444\n333"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("done="), "{location}");
+    let channel = running.store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(channel.permitted_user_ids, ["333", "444"]);
+    let members = running.store.members(running.team_id).await.unwrap();
+    assert_eq!(
+        channel.access("333", &members),
+        agencybot_core::Access::Guest
+    );
+    assert_eq!(
+        channel.access("555", &members),
+        agencybot_core::Access::Denied
+    );
+
+    // A restart syncs the config again: the console's list stays in force.
+    running
+        .store
+        .sync_channels(&[ChannelSpec {
+            team_id: running.team_id,
+            platform: Platform::Telegram,
+            name: "tg".into(),
+            settings: serde_json::json!({}),
+            permitted_user_ids: vec!["999".into()],
+            allow_everyone: false,
+        }])
+        .await
+        .unwrap();
+    let channel = running.store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(channel.permitted_user_ids, ["333", "444"]);
+    let (_, page) = ann.get("/console/channels").await;
+    assert!(page.contains("Set in the console by Ann"), "{page}");
+    assert!(
+        page.contains("members and 1 permitted"),
+        "the config's list is shown: {page}"
+    );
+
+    let (status, _) = ann
+        .post(
+            "/console/channels",
+            &[("op", "reset"), ("channel", "tg")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let channel = running.store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(channel.permitted_user_ids, ["999"]);
+    let (_, audit) = ann.get("/console/audit").await;
+    assert!(
+        audit.contains("channels.access") && audit.contains("333, 444"),
+        "{audit}"
+    );
+    assert!(audit.contains("channels.access_reset"), "{audit}");
+}
+
+#[tokio::test]
+async fn sessions_are_listed_ended_one_by_one_or_everywhere() {
+    let running = start().await;
+    let laptop = running.sign_in("Ann").await;
+    let phone = running.sign_in("Ann").await;
+    let vic = running.sign_in("Vic").await;
+    let (status, page) = laptop.get("/console/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    let mine =
+        &page[page.find("id=\"my-sessions\"").unwrap()..page.find("id=\"team-sessions\"").unwrap()];
+    assert_eq!(
+        mine.matches("<tr>").count(),
+        3,
+        "a header and two sessions: {mine}"
+    );
+    assert!(mine.contains("this browser"), "{mine}");
+    let phone_session = field_after(&page, "id=\"my-sessions\"", "session");
+    let vic_session = field_after(&page, "id=\"team-sessions\"", "session");
+
+    // A viewer sees only their own and cannot end someone else's.
+    let (_, page) = vic.get("/console/sessions").await;
+    assert!(!page.contains("team-sessions"), "{page}");
+    let (status, _) = vic
+        .post(
+            "/console/sessions",
+            &[("op", "end"), ("session", &phone_session)],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(phone.get("/console/usage").await.0, StatusCode::OK);
+
+    // The owner ends Vic's session, then signs out everywhere.
+    let (status, _) = laptop
+        .post(
+            "/console/sessions",
+            &[("op", "end"), ("session", &vic_session)],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(vic.get("/console/usage").await.0, StatusCode::SEE_OTHER);
+    let (status, page) = laptop
+        .post("/console/sessions", &[("op", "everywhere")], true)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("2 session(s) ended"), "{page}");
+    assert_eq!(laptop.get("/console/usage").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(phone.get("/console/usage").await.0, StatusCode::SEE_OTHER);
+    let audit = running.store.audit_log(running.team_id, 10).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "session.end_everywhere"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "session.end_other" && e.detail.contains("Vic"))
+    );
+}
+
+#[tokio::test]
+async fn workflows_name_missing_integrations_and_cannot_be_started_without_them() {
+    let running = start().await;
+    let ann = running.sign_in("Ann").await;
+    let (_, page) = ann.get("/console/workflows").await;
+    let sheets = &page[page.find("Sheets export").unwrap()..page.find("Drive export").unwrap()];
+    assert!(sheets.contains("Not connected: Google Sheets"), "{sheets}");
+    assert!(sheets.contains("disabled"), "{sheets}");
+    assert!(!sheets.contains("/console/tasks/new?workflow="), "{sheets}");
+    let drive = &page[page.find("Drive export").unwrap()..];
+    assert!(!drive.contains("Not connected"), "{drive}");
+    assert!(
+        drive.contains("/console/tasks/new?workflow=drive-export"),
+        "{drive}"
+    );
+
+    // Posted anyway, the form refuses it with the chat's words.
+    let task = |workflow: &'static str| {
+        [
+            ("name", workflow),
+            ("channel", "tg"),
+            ("destination", "111"),
+            ("prompt", "Export."),
+            ("schedule", "daily 07:00"),
+            ("timezone", "UTC"),
+            ("workflow", workflow),
+        ]
+    };
+    let (status, page) = ann
+        .post("/console/tasks", &task("sheets-export"), true)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Google Sheets is not"), "{page}");
+    assert!(
+        running
+            .store
+            .tasks(running.team_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = ann
+        .post("/console/tasks", &task("drive-export"), true)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(running.store.tasks(running.team_id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn task_cards_show_how_the_last_run_went() {
+    let running = start().await;
+    let ann = running.sign_in("Ann").await;
+    let task = [
+        ("name", "morning-earnings"),
+        ("channel", "tg"),
+        ("destination", "111"),
+        ("prompt", "How much did we earn yesterday?"),
+        ("schedule", "daily 08:00"),
+        ("timezone", "UTC"),
+    ];
+    assert_eq!(
+        ann.post("/console/tasks", &task, true).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let id = running.store.tasks(running.team_id).await.unwrap()[0].id;
+    let (_, page) = ann.get("/console/tasks").await;
+    assert!(page.contains("Last run: -"), "never ran: {page}");
+    let store = &running.store;
+    let now = running.clock.now();
+    let first = store
+        .claim_run(id, now, 1, "a", now)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_run(first.id, Ok("Earned $1,200."), now)
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::days(1);
+    let second = store
+        .claim_run(id, later, 1, "a", later)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_run(second.id, Err("the OnlyFansAPI answered 503"), later)
+        .await
+        .unwrap();
+    let (_, page) = ann.get("/console/tasks").await;
+    let card = &page[page.find("data-last-run").unwrap()..];
+    assert!(card.contains("2026-12-04 10:00 UTC"), "{card}");
+    assert!(
+        card.contains("failed") && card.contains("the OnlyFansAPI answered 503"),
+        "{card}"
+    );
 }

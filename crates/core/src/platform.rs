@@ -28,6 +28,37 @@ impl Platform {
         }
     }
 
+    /// Refuses text that cannot be a user ID on this platform, saying what
+    /// one looks like: Telegram and Discord IDs are numbers, Slack's start
+    /// with U or W.
+    pub fn check_user_id(self, id: &str) -> Result<(), String> {
+        let well_formed = match self {
+            Platform::Telegram | Platform::Discord => {
+                !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
+            }
+            Platform::Slack => {
+                (id.starts_with('U') || id.starts_with('W'))
+                    && (3..=20).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            }
+            Platform::Terminal => !id.is_empty() && !id.contains(char::is_whitespace),
+        };
+        if well_formed {
+            return Ok(());
+        }
+        let looks_like = match self {
+            Platform::Telegram => "a number such as 123456789",
+            Platform::Discord => "a number such as 112233445566778899",
+            Platform::Slack => "U or W followed by capitals and digits, such as U012AB3CD",
+            Platform::Terminal => "one word",
+        };
+        Err(format!(
+            "`{id}` is not a {self} user ID: one is {looks_like}"
+        ))
+    }
+
     /// The largest file the bot uploads on this platform, in bytes.
     #[must_use]
     pub fn file_limit(self) -> u64 {
@@ -37,5 +68,31 @@ impl Platform {
             Platform::Discord => 10 * 1024 * 1024,
             Platform::Terminal => u64::MAX,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_checked_per_platform() {
+        assert!(Platform::Telegram.check_user_id("123456789").is_ok());
+        assert!(
+            Platform::Discord
+                .check_user_id("112233445566778899")
+                .is_ok()
+        );
+        assert!(Platform::Slack.check_user_id("U012AB3CD").is_ok());
+        assert!(Platform::Slack.check_user_id("W012AB3CD").is_ok());
+        let refused = Platform::Telegram.check_user_id("@ann").unwrap_err();
+        assert!(
+            refused.contains("`@ann` is not a telegram user ID"),
+            "{refused}"
+        );
+        assert!(Platform::Slack.check_user_id("u012ab").is_err());
+        assert!(Platform::Slack.check_user_id("U").is_err());
+        assert!(Platform::Discord.check_user_id("").is_err());
+        assert!(Platform::Discord.check_user_id(&"1".repeat(21)).is_err());
     }
 }

@@ -143,7 +143,8 @@ pub async fn serve(
     let mut client = ClientBuilder::new_with_http(http.build(), intents)
         .event_handler(Handler(adapter.clone()))
         .await
-        .map_err(|error| DiscordError::Start(error.to_string()))?;
+        .map_err(|error| DiscordError::Start(error.to_string()))
+        .inspect_err(|error| hub.report_disconnected(error))?;
     let shards = client.shard_manager.clone();
     let mut running = tokio::spawn(async move { client.start().await });
     let outcome = tokio::select! {
@@ -154,6 +155,9 @@ pub async fn serve(
             Err(error) => Err(DiscordError::Gateway(error.to_string())),
         },
     };
+    if let Err(error) = &outcome {
+        hub.report_disconnected(error);
+    }
     if !running.is_finished() {
         // A shard that never connected cannot be shut down: give it a moment, then abort.
         if adapter.bot.get().is_some() {
@@ -196,7 +200,28 @@ impl EventHandler for Handler {
     async fn ready(&self, _context: Context, ready: Ready) {
         let _ = self.0.bot.set(ready.user.id);
         self.0.ready.notify_waiters();
+        self.0.hub.report_connected();
         tracing::info!(channel = self.0.hub.channel_name(), bot = %ready.user.name, "Discord channel is live");
+    }
+
+    async fn resume(&self, _context: Context, _event: serenity::model::event::ResumedEvent) {
+        self.0.hub.report_connected();
+    }
+
+    async fn shard_stage_update(
+        &self,
+        _context: Context,
+        event: serenity::gateway::ShardStageUpdateEvent,
+    ) {
+        use serenity::gateway::ConnectionStage;
+        if matches!(event.new, ConnectionStage::Disconnected)
+            && !matches!(event.old, ConnectionStage::Disconnected)
+        {
+            self.0.hub.report_disconnected(&format!(
+                "shard {} lost its gateway connection",
+                event.shard_id
+            ));
+        }
     }
 
     async fn message(&self, context: Context, message: Message) {
@@ -568,10 +593,12 @@ impl DiscordResponder {
         {
             Ok(Ok(sent)) => Some(sent.id),
             Ok(Err(error)) => {
+                self.hub.report_error(&error);
                 tracing::warn!(%error, "cannot send a Discord message");
                 None
             }
             Err(_) => {
+                self.hub.report_error(&"Discord did not answer in time");
                 tracing::warn!("Discord did not answer in time");
                 None
             }

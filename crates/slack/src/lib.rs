@@ -186,10 +186,18 @@ pub async fn serve(
         match tokio::time::timeout(CALL_TIMEOUT, client.open_session(&token).auth_test()).await {
             Ok(Ok(me)) => break me,
             Ok(Err(slack_morphism::errors::SlackClientError::ApiError(error))) => {
-                return Err(SlackError::Token(error.code));
+                let error = SlackError::Token(error.code);
+                hub.report_disconnected(&error);
+                return Err(error);
             }
-            Ok(Err(error)) => tracing::warn!(%error, "cannot reach Slack; retrying"),
-            Err(_) => tracing::warn!("Slack did not answer auth.test; retrying"),
+            Ok(Err(error)) => {
+                hub.report_disconnected(&error);
+                tracing::warn!(%error, "cannot reach Slack; retrying");
+            }
+            Err(_) => {
+                hub.report_disconnected(&"Slack did not answer auth.test");
+                tracing::warn!("Slack did not answer auth.test; retrying");
+            }
         }
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
@@ -208,13 +216,26 @@ pub async fn serve(
     let consumer = tokio::spawn(adapter.clone().consume(deliveries, stop.clone()));
     let result = match options.mode {
         SlackMode::Socket { app_token } => {
-            socket_mode(client, &app_token, Inbox(inbox), &mut stop).await
+            socket_mode(client, &app_token, Inbox(inbox), &hub, &mut stop).await
         }
         SlackMode::Events {
             signing_secret,
             listen,
-        } => events_api(client, &signing_secret, listen, Inbox(inbox), &mut stop).await,
+        } => {
+            events_api(
+                client,
+                &signing_secret,
+                listen,
+                Inbox(inbox),
+                &hub,
+                &mut stop,
+            )
+            .await
+        }
     };
+    if let Err(error) = &result {
+        hub.report_disconnected(error);
+    }
     let _ = consumer.await;
     if !hub.shutdown(options.grace).await {
         tracing::warn!(
@@ -229,6 +250,7 @@ async fn socket_mode(
     client: Arc<SlackHyperClient>,
     app_token: &Secret,
     inbox: Inbox,
+    hub: &Hub,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), SlackError> {
     let callbacks = SlackSocketModeListenerCallbacks::new()
@@ -250,6 +272,7 @@ async fn socket_mode(
         .await
         .map_err(|error| SlackError::SocketMode(error.to_string()))?;
     listener.start().await;
+    hub.report_connected();
     let _ = stop.wait_for(|stopped| *stopped).await;
     listener.shutdown().await;
     Ok(())
@@ -355,6 +378,7 @@ async fn events_api(
     signing_secret: &Secret,
     listen: SocketAddr,
     inbox: Inbox,
+    hub: &Hub,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), SlackError> {
     let environment =
@@ -403,11 +427,13 @@ async fn events_api(
             address: listen,
             source,
         })?;
+    hub.report_connected();
     let mut server_stop = stop.clone();
     let served = axum::serve(tcp, app).with_graceful_shutdown(async move {
         let _ = server_stop.wait_for(|stopped| *stopped).await;
     });
     if let Err(error) = served.await {
+        hub.report_disconnected(&error);
         tracing::error!(%error, "Slack events server failed");
     }
     let _ = stop.wait_for(|stopped| *stopped).await;
@@ -826,10 +852,13 @@ impl SlackResponder {
         match tokio::time::timeout(CALL_TIMEOUT, session.chat_post_message(&request)).await {
             Ok(Ok(posted)) => Some(posted.ts),
             Ok(Err(error)) => {
+                self.hub.report_error(&error);
                 tracing::warn!(%error, "cannot post to Slack");
                 None
             }
             Err(_) => {
+                self.hub
+                    .report_error(&"Slack did not answer chat.postMessage in time");
                 tracing::warn!("Slack did not answer chat.postMessage in time");
                 None
             }
@@ -934,6 +963,7 @@ impl SlackResponder {
             complete = complete.with_initial_comment(caption);
         }
         if let Err(error) = session.files_complete_upload_external(&complete).await {
+            self.hub.report_error(&error);
             tracing::warn!(%error, "cannot share an uploaded file in Slack");
         }
     }

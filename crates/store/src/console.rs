@@ -22,6 +22,17 @@ pub struct ConsoleSession {
     pub expires_at: Timestamp,
 }
 
+/// A live session as the sessions page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSessionInfo {
+    /// The stored hash, which names the session without signing anyone in.
+    pub id_hash: String,
+    pub member_name: String,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// One change made in the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -85,19 +96,21 @@ impl Store {
         &self,
         id_hash: &str,
         session: &ConsoleSession,
+        user_agent: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
         self.db
             .execute(
-                "INSERT INTO console_sessions (id_hash, team_id, member_name, csrf_token, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO console_sessions (id_hash, team_id, member_name, csrf_token, created_at, expires_at, user_agent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args![
                     id_hash,
                     session.identity.team_id,
                     session.identity.member_name.as_str(),
                     session.csrf_token.as_str(),
                     millis(now),
-                    millis(session.expires_at)
+                    millis(session.expires_at),
+                    user_agent
                 ],
             )
             .await?;
@@ -129,6 +142,56 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The team's live sessions, newest first; only `member`'s when given.
+    pub async fn console_sessions(
+        &self,
+        team_id: i64,
+        member: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<ConsoleSessionInfo>> {
+        let rows: Vec<(String, String, Option<String>, i64, i64)> = self
+            .db
+            .fetch_all(
+                "SELECT id_hash, member_name, user_agent, created_at, expires_at FROM console_sessions \
+                 WHERE team_id = $1 AND ($2 IS NULL OR member_name = $2) \
+                 AND ended_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id_hash",
+                args![team_id, member, millis(now)],
+            )
+            .await?;
+        rows.into_iter()
+            .map(
+                |(id_hash, member_name, user_agent, created_at, expires_at)| {
+                    Ok(ConsoleSessionInfo {
+                        id_hash,
+                        member_name,
+                        user_agent,
+                        created_at: from_millis("console_sessions.created_at", created_at)?,
+                        expires_at: from_millis("console_sessions.expires_at", expires_at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Ends one of the team's sessions; false when there is no such live
+    /// session in that team.
+    pub async fn end_team_console_session(
+        &self,
+        team_id: i64,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE console_sessions SET ended_at = $3 WHERE id_hash = $2 AND team_id = $1 \
+                 AND ended_at IS NULL",
+                args![team_id, id_hash, millis(now)],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// Signs one session out.

@@ -32,11 +32,11 @@ pub use actions::{ActionOutcome, ConfirmRefusal};
 pub use alerts::{
     AlertRule, EventStatus, NewAlertRule, NewWebhookEvent, WebhookEvent, WebhookRegistration,
 };
-pub use console::{AuditEntry, ConsoleIdentity, ConsoleSession};
+pub use console::{AuditEntry, ConsoleIdentity, ConsoleSession, ConsoleSessionInfo};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
 pub use skills::InstalledSkill;
-pub use teams::{ChannelSpec, MemberSpec, TeamSpec};
+pub use teams::{ChannelAccess, ChannelSpec, MemberSpec, TeamSpec};
 pub use usage::UsageFilter;
 
 use db::Db;

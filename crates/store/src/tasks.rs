@@ -1,5 +1,7 @@
 //! Scheduled tasks and their runs.
 
+use std::collections::HashMap;
+
 use agencybot_core::{
     AllowedWrite, NewScheduledTask, ScheduledTask, TaskRun, TaskRunStatus, TaskStatus, Timestamp,
 };
@@ -402,6 +404,28 @@ impl Store {
             .await?
             .into_iter()
             .find(|t| t.name.eq_ignore_ascii_case(name)))
+    }
+
+    /// The newest run of each of the team's tasks that has run, by task id.
+    pub async fn last_task_runs(&self, team_id: i64) -> Result<HashMap<i64, TaskRun>> {
+        let rows: Vec<RunRow> = self
+            .db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM task_runs r WHERE r.task_id IN \
+                     (SELECT id FROM scheduled_tasks WHERE team_id = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM task_runs n WHERE n.task_id = r.task_id \
+                     AND (n.scheduled_for > r.scheduled_for \
+                     OR (n.scheduled_for = r.scheduled_for AND n.attempt > r.attempt)))"
+                ),
+                args![team_id],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| row.into_run().map(|run| (run.task_id, run)))
+            .collect()
     }
 
     /// Runs of a task, newest first.

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use agencybot_core::{Channel, Member, Platform, Role, Team};
+use agencybot_core::{Channel, Member, Platform, Role, Team, Timestamp};
 use chrono::Utc;
 
 use crate::db::args;
-use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
+use crate::{Result, Store, StoreError, from_millis, millis, parse_json, parse_stored};
 
 /// The columns `TeamRow` reads, as a literal for `concat!`.
 macro_rules! team_columns {
@@ -38,6 +38,18 @@ pub struct MemberSpec {
     pub name: String,
     pub role: Role,
     pub user_ids: BTreeMap<Platform, Vec<String>>,
+}
+
+/// Who besides the team's members may use a channel: in force, and as the
+/// config declares it when the console has changed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelAccess {
+    pub permitted_user_ids: Vec<String>,
+    pub allow_everyone: bool,
+    pub config_permitted_user_ids: Vec<String>,
+    pub config_allow_everyone: bool,
+    /// Who changed it in the console, and when; `None` while the config's is in force.
+    pub edited: Option<(String, Timestamp)>,
 }
 
 /// A channel as declared in the config.
@@ -381,10 +393,18 @@ impl Store {
         for spec in specs {
             self.db
                 .execute(
+                    // A list edited in the console stays in force; the
+                    // config's is kept beside it.
                     "INSERT INTO channels (team_id, platform, name, settings, permitted_user_ids, \
-                     allow_everyone, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     allow_everyone, config_permitted_user_ids, config_allow_everyone, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $5, $6, $7) \
                      ON CONFLICT (name) DO UPDATE SET team_id = $1, platform = $2, settings = $4, \
-                     permitted_user_ids = $5, allow_everyone = $6, updated_at = $7",
+                     config_permitted_user_ids = $5, config_allow_everyone = $6, \
+                     permitted_user_ids = CASE WHEN channels.access_edited_at IS NULL \
+                         THEN $5 ELSE channels.permitted_user_ids END, \
+                     allow_everyone = CASE WHEN channels.access_edited_at IS NULL \
+                         THEN $6 ELSE channels.allow_everyone END, \
+                     updated_at = $7",
                     args![
                         spec.team_id,
                         spec.platform.as_str(),
@@ -420,6 +440,81 @@ impl Store {
             )
             .await?;
         rows.into_iter().map(ChannelRow::into_channel).collect()
+    }
+
+    /// Who may use the channel `name`; `None` for a channel not configured.
+    pub async fn channel_access(&self, name: &str) -> Result<Option<ChannelAccess>> {
+        type Row = (String, bool, String, bool, Option<String>, Option<i64>);
+        let row: Option<Row> = self
+            .db
+            .fetch_optional(
+                "SELECT permitted_user_ids, allow_everyone, config_permitted_user_ids, \
+                 config_allow_everyone, access_edited_by, access_edited_at \
+                 FROM channels WHERE name = $1",
+                args![name],
+            )
+            .await?;
+        row.map(
+            |(permitted, everyone, config_permitted, config_everyone, by, at)| {
+                Ok(ChannelAccess {
+                    permitted_user_ids: parse_json("channel permitted user IDs", &permitted)?,
+                    allow_everyone: everyone,
+                    config_permitted_user_ids: parse_json(
+                        "channel permitted user IDs from the config",
+                        &config_permitted,
+                    )?,
+                    config_allow_everyone: config_everyone,
+                    edited: match (by, at) {
+                        (Some(by), Some(at)) => {
+                            Some((by, from_millis("channels.access_edited_at", at)?))
+                        }
+                        _ => None,
+                    },
+                })
+            },
+        )
+        .transpose()
+    }
+
+    /// Sets who may use a channel, in force until changed again or reset to
+    /// the config's; false when there is no such channel.
+    pub async fn set_channel_access(
+        &self,
+        name: &str,
+        permitted_user_ids: &[String],
+        allow_everyone: bool,
+        edited_by: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE channels SET permitted_user_ids = $2, allow_everyone = $3, \
+                 access_edited_by = $4, access_edited_at = $5 WHERE name = $1",
+                args![
+                    name,
+                    serde_json::Value::from(permitted_user_ids.to_vec()).to_string(),
+                    allow_everyone,
+                    edited_by,
+                    millis(now)
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Puts the config's permitted users back in force.
+    pub async fn reset_channel_access(&self, name: &str) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE channels SET permitted_user_ids = config_permitted_user_ids, \
+                 allow_everyone = config_allow_everyone, access_edited_by = NULL, \
+                 access_edited_at = NULL WHERE name = $1",
+                args![name],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     pub async fn channel(&self, name: &str) -> Result<Option<Channel>> {

@@ -104,6 +104,7 @@ store_tests!(
     integration_credentials_are_kept_replaced_and_cleared,
     webhook_deliveries_are_journaled_once_and_alerts_claimed_once,
     console_links_sign_in_once_and_sessions_end,
+    channel_access_edited_in_the_console_outlives_a_config_sync,
 );
 
 fn at(hour: u32, minute: u32) -> Timestamp {
@@ -1352,11 +1353,11 @@ async fn console_links_sign_in_once_and_sessions_end(store: &Store) {
         expires_at: at(17, 0),
     };
     store
-        .create_console_session("s-1", &session, at(9, 5))
+        .create_console_session("s-1", &session, Some("Firefox"), at(9, 5))
         .await
         .unwrap();
     store
-        .create_console_session("s-2", &session, at(9, 5))
+        .create_console_session("s-2", &session, None, at(9, 5))
         .await
         .unwrap();
     assert_eq!(
@@ -1375,6 +1376,58 @@ async fn console_links_sign_in_once_and_sessions_end(store: &Store) {
         1
     );
     assert_eq!(store.console_session("s-2", at(10, 4)).await.unwrap(), None);
+    // Listed while live, per member or for the team, and ended one by one
+    // only within the team.
+    let vic = ConsoleIdentity {
+        team_id,
+        member_name: "Vic".into(),
+    };
+    store
+        .create_console_session("s-3", &session, Some("Firefox"), at(10, 5))
+        .await
+        .unwrap();
+    let vic_session = ConsoleSession {
+        identity: vic,
+        ..session.clone()
+    };
+    store
+        .create_console_session("s-4", &vic_session, None, at(10, 6))
+        .await
+        .unwrap();
+    let all = store
+        .console_sessions(team_id, None, at(11, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id_hash.as_str()).collect::<Vec<_>>(),
+        ["s-4", "s-3"]
+    );
+    assert_eq!(all[1].user_agent.as_deref(), Some("Firefox"));
+    let anns = store
+        .console_sessions(team_id, Some("Ann"), at(11, 0))
+        .await
+        .unwrap();
+    assert_eq!(anns.len(), 1);
+    assert!(
+        !store
+            .end_team_console_session(team_id + 1, "s-4", at(11, 1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .end_team_console_session(team_id, "s-4", at(11, 1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .console_sessions(team_id, None, at(11, 2))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     store
         .record_audit(team_id, "Ann", "task.create", "daily-earnings", at(10, 5))
@@ -1388,4 +1441,63 @@ async fn console_links_sign_in_once_and_sessions_end(store: &Store) {
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].action, "skill.install");
     assert_eq!(log[1].detail, "daily-earnings");
+}
+
+async fn channel_access_edited_in_the_console_outlives_a_config_sync(store: &Store) {
+    let team_id = team(store).await;
+    let spec = |permitted: &[&str], everyone: bool| ChannelSpec {
+        team_id,
+        platform: Platform::Telegram,
+        name: "tg".into(),
+        settings: serde_json::json!({}),
+        permitted_user_ids: permitted.iter().map(|s| s.to_string()).collect(),
+        allow_everyone: everyone,
+    };
+    store.sync_channels(&[spec(&["1"], false)]).await.unwrap();
+    let access = store.channel_access("tg").await.unwrap().unwrap();
+    assert_eq!(access.permitted_user_ids, ["1"]);
+    assert_eq!(access.edited, None);
+    assert_eq!(store.channel_access("nope").await.unwrap(), None);
+
+    // The config's changes apply while the console has not edited it.
+    store.sync_channels(&[spec(&["2"], false)]).await.unwrap();
+    assert_eq!(
+        store
+            .channel("tg")
+            .await
+            .unwrap()
+            .unwrap()
+            .permitted_user_ids,
+        ["2"]
+    );
+
+    assert!(
+        store
+            .set_channel_access("tg", &["7".into(), "8".into()], true, "Ann", at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_channel_access("nope", &[], false, "Ann", at(9, 0))
+            .await
+            .unwrap()
+    );
+    store.sync_channels(&[spec(&["3"], false)]).await.unwrap();
+    let channel = store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(channel.permitted_user_ids, ["7", "8"]);
+    assert!(channel.allow_everyone);
+    let access = store.channel_access("tg").await.unwrap().unwrap();
+    assert_eq!(access.config_permitted_user_ids, ["3"]);
+    assert!(!access.config_allow_everyone);
+    assert_eq!(access.edited, Some(("Ann".into(), at(9, 0))));
+
+    assert!(store.reset_channel_access("tg").await.unwrap());
+    let channel = store.channel("tg").await.unwrap().unwrap();
+    assert_eq!(channel.permitted_user_ids, ["3"]);
+    assert!(!channel.allow_everyone);
+    assert_eq!(
+        store.channel_access("tg").await.unwrap().unwrap().edited,
+        None
+    );
 }

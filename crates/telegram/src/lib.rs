@@ -89,8 +89,13 @@ pub async fn serve(
     let me = loop {
         match bot.get_me().await {
             Ok(me) => break me,
-            Err(RequestError::Api(error)) => return Err(TelegramError::Token(error.to_string())),
+            Err(RequestError::Api(error)) => {
+                let error = TelegramError::Token(error.to_string());
+                hub.report_disconnected(&error);
+                return Err(error);
+            }
             Err(error) => {
+                hub.report_disconnected(&error);
                 tracing::warn!(channel = hub.channel_name(), %error, "cannot reach Telegram; retrying");
                 if wait_or_stop(&mut stop, Duration::from_secs(5)).await {
                     return Ok(());
@@ -195,6 +200,7 @@ impl Adapter {
             match result {
                 Ok(updates) => {
                     failures = 0;
+                    self.hub.report_connected();
                     for update in updates {
                         offset = update.id.as_offset();
                         self.handle(update).await;
@@ -208,6 +214,7 @@ impl Adapter {
                 Err(error) => {
                     let wait = Duration::from_secs(1 << failures.min(5));
                     failures += 1;
+                    self.hub.report_disconnected(&error);
                     tracing::warn!(channel = self.hub.channel_name(), %error, retry_in = ?wait, "polling Telegram failed");
                     if wait_or_stop(stop, wait).await {
                         break;
@@ -226,17 +233,23 @@ impl Adapter {
     ) -> Result<(), TelegramError> {
         let url = reqwest::Url::parse(url)
             .map_err(|_| TelegramError::Webhook(format!("invalid webhook URL `{url}`")))?;
-        self.bot
-            .set_webhook(url)
-            .secret_token(secret.expose().to_owned())
-            .await
-            .map_err(|error| TelegramError::Webhook(error.to_string()))?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| TelegramError::Listen {
-                address: listen,
-                source,
-            })?;
+        let listening = async {
+            self.bot
+                .set_webhook(url)
+                .secret_token(secret.expose().to_owned())
+                .await
+                .map_err(|error| TelegramError::Webhook(error.to_string()))?;
+            tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| TelegramError::Listen {
+                    address: listen,
+                    source,
+                })
+        };
+        let listener = listening.await.inspect_err(|error| {
+            self.hub.report_disconnected(error);
+        })?;
+        self.hub.report_connected();
         let adapter = self.clone();
         let expected = secret.clone();
         let app = axum::Router::new().fallback(
@@ -269,6 +282,7 @@ impl Adapter {
             let _ = server_stop.wait_for(|stopped| *stopped).await;
         });
         if let Err(error) = served.await {
+            self.hub.report_disconnected(&error);
             tracing::error!(%error, "Telegram webhook server failed");
         }
         let _ = self.bot.delete_webhook().await;
@@ -587,12 +601,14 @@ impl TelegramResponder {
                 match plain_request.await {
                     Ok(message) => Some(message.id),
                     Err(error) => {
+                        self.hub.report_error(&error);
                         tracing::warn!(%error, "cannot send a Telegram message");
                         None
                     }
                 }
             }
             Err(error) => {
+                self.hub.report_error(&error);
                 tracing::warn!(%error, "cannot send a Telegram message");
                 None
             }
@@ -646,6 +662,7 @@ impl TelegramResponder {
             request = request.caption(caption);
         }
         if let Err(error) = request.await {
+            self.hub.report_error(&error);
             tracing::warn!(%error, file = %file.file_name, "cannot send a file to Telegram");
         }
         if let Some(text) = follow_up {
