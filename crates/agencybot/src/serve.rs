@@ -129,7 +129,8 @@ pub async fn channels(
         );
     }
     let alerts = alerts(config, &store, &outboxes, &mut running, &stopped).await?;
-    console(config, &store, &engine, &mut running, &stopped).await?;
+    web(config, &store, &engine, &mut running, &stopped).await?;
+    tokio::spawn(prune_deliveries(store.clone(), stopped.clone()));
     let library = skills.clone();
     let runner = Arc::new(Runner::new(
         store.clone(),
@@ -234,8 +235,31 @@ async fn alerts(
     Ok(Some(tokio::spawn(alerts.run(stopped.clone()))))
 }
 
-/// The web console, one of the running services, when `[web]` is configured.
-async fn console(
+/// How long handled deliveries are remembered: longer than any platform
+/// retries one (Telegram keeps updates for 24 hours).
+const DELIVERY_RETENTION: chrono::Duration = chrono::Duration::hours(48);
+
+/// Forgets handled deliveries past their retention, now and then.
+async fn prune_deliveries(store: Store, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match store
+            .prune_deliveries(chrono::Utc::now() - DELIVERY_RETENTION)
+            .await
+        {
+            Ok(pruned) if pruned > 0 => tracing::debug!(pruned, "forgot old deliveries"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot prune old deliveries"),
+        }
+        tokio::select! {
+            _ = stopped.wait_for(|stopped| *stopped) => return,
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+    }
+}
+
+/// The web listener, when `[web]` is configured: the console, and the
+/// checks and metrics load balancers, orchestrators and Prometheus read.
+async fn web(
     config: &Config,
     store: &Store,
     engine: &Engine,
@@ -251,11 +275,21 @@ async fn console(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening for the web console on {listen}"))?;
-    tracing::info!(%listen, public_url = %settings.public_url, "web console listening");
-    let router =
-        agencybot_console::Console::new(store.clone(), settings, Arc::new(SystemClock)).router();
+    tracing::info!(%listen, public_url = %settings.public_url, "web console, /healthz, /readyz and /metrics listening");
+    let health = Health {
+        store: store.clone(),
+        status: engine.channel_status(),
+        channels: config
+            .channel_list()
+            .into_iter()
+            .map(|(_, name, _, _)| name.to_owned())
+            .collect(),
+    };
+    let router = agencybot_console::Console::new(store.clone(), settings, Arc::new(SystemClock))
+        .router()
+        .merge(health.router());
     let mut stop = stopped.clone();
-    spawn(running, "console".into(), async move {
+    spawn(running, "web".into(), async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
@@ -263,6 +297,78 @@ async fn console(
             .await
     });
     Ok(())
+}
+
+/// What `/healthz`, `/readyz` and `/metrics` look at.
+#[derive(Clone)]
+struct Health {
+    store: Store,
+    status: Arc<agencybot_agent::ChannelStatus>,
+    channels: Vec<String>,
+}
+
+impl Health {
+    fn router(self) -> axum::Router {
+        use axum::routing::get;
+        axum::Router::new()
+            // Live: the process answers.
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .with_state(self)
+    }
+}
+
+/// Ready: the store answers in time and every channel is connected or
+/// standing by for the instance that holds it.
+async fn readyz(
+    axum::extract::State(health): axum::extract::State<Health>,
+) -> (axum::http::StatusCode, String) {
+    let mut problems = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(2), health.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => problems.push(format!("store: {error}")),
+        Err(_) => problems.push("store: no answer within 2 s".to_owned()),
+    }
+    for channel in &health.channels {
+        if !health.status.ready(channel) {
+            let why = health
+                .status
+                .of(channel)
+                .last_error
+                .map_or("not connected yet".to_owned(), |(_, error)| error);
+            problems.push(format!("channel {channel}: {why}"));
+        }
+    }
+    if problems.is_empty() {
+        (axum::http::StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", problems.join("\n")),
+        )
+    }
+}
+
+async fn metrics(
+    axum::extract::State(health): axum::extract::State<Health>,
+) -> impl axum::response::IntoResponse {
+    let metrics = agencybot_agent::metrics::metrics();
+    let connected = health
+        .channels
+        .iter()
+        .filter(|c| health.status.of(c).connected)
+        .count();
+    metrics
+        .channels_connected
+        .set(i64::try_from(connected).unwrap_or(i64::MAX));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
 }
 
 /// Runs one channel, reporting its name with how it ended.

@@ -217,6 +217,7 @@ pub fn ofapi_client(config: &Config, api: ApiTarget) -> anyhow::Result<Client> {
     client_config.timeout = Duration::from_secs(config.ofapi.timeout_secs.max(1));
     client_config.retry = RetryPolicy {
         max_retries: config.ofapi.max_retries,
+        max_retry_after: Duration::from_secs(config.ofapi.max_wait_secs),
         ..RetryPolicy::default()
     };
     Client::new(client_config).context("building the OnlyFansAPI client")
@@ -632,7 +633,8 @@ pub fn runner_config(config: &Config) -> agencybot_scheduler::RunnerConfig {
         attempts: scheduler.attempts.max(1),
         retry_after: Duration::from_secs(scheduler.retry_secs),
         pause_after: i64::from(scheduler.pause_after.max(1)),
-        ..agencybot_scheduler::RunnerConfig::default()
+        abandon_after: Duration::from_secs(scheduler.takeover_secs.clamp(1, 3600)),
+        instance: agencybot_agent::instance_id().to_owned(),
     }
 }
 

@@ -179,7 +179,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 9 migration(s) to SQLite:"),
+        text(&first).contains("Applied 10 migration(s) to SQLite:"),
         "{}",
         text(&first)
     );
@@ -187,7 +187,7 @@ fn migrate_creates_a_new_sqlite_database_once() {
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(second.status.success());
     assert!(
-        text(&second).contains("SQLite schema is up to date (9 migrations applied)."),
+        text(&second).contains("SQLite schema is up to date (10 migrations applied)."),
         "{}",
         text(&second)
     );
@@ -216,13 +216,13 @@ async fn migrate_creates_the_postgres_schema_once() {
     let first = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("Applied 9 migration(s) to PostgreSQL:"),
+        text(&first).contains("Applied 10 migration(s) to PostgreSQL:"),
         "{}",
         text(&first)
     );
     let second = agencybot(dir.path(), &["migrate", "--config", "a.toml"], &[]);
     assert!(
-        text(&second).contains("PostgreSQL schema is up to date (9 migrations applied)."),
+        text(&second).contains("PostgreSQL schema is up to date (10 migrations applied)."),
         "{}",
         text(&second)
     );

@@ -106,6 +106,40 @@ fn model_command(text: &str) -> Option<&str> {
     (command == "/model").then(|| argument.trim())
 }
 
+/// Counts a finished request in the process's metrics.
+fn record_metrics(usage: &NewUsageRecord, took: Duration) {
+    let metrics = crate::metrics::metrics();
+    let platform = usage.platform.as_str();
+    let kind = usage.kind.as_str();
+    metrics
+        .turns
+        .with_label_values(&[platform, kind, usage.outcome.as_str()])
+        .inc();
+    metrics
+        .turn_seconds
+        .with_label_values(&[platform, kind])
+        .observe(took.as_secs_f64());
+    let model = usage.model.as_str();
+    for (kind, tokens) in [
+        ("prompt", usage.prompt_tokens),
+        ("completion", usage.completion_tokens),
+    ] {
+        metrics
+            .tokens
+            .with_label_values(&[model, kind])
+            .inc_by(u64::try_from(tokens).unwrap_or(0));
+    }
+    let usd = usage.cost_usd + usage.web_search_usd;
+    metrics
+        .usd_micros
+        .with_label_values(&[model])
+        .inc_by((usd.max(0.0) * 1_000_000.0).round() as u64);
+    metrics
+        .credits
+        .with_label_values(&[model])
+        .inc_by(u64::try_from(usage.credits).unwrap_or(0));
+}
+
 /// Text added to the system prompt for a request (installed skills,
 /// connected integrations…).
 pub trait PromptSection: Send + Sync {
@@ -314,6 +348,9 @@ struct Turn<'a> {
     reads: reads::TurnReads,
     /// Per-turn caps of tools (web searches).
     uses: tools::TurnUses,
+    /// Set when the turn must end before the next model call (the API
+    /// asked to wait longer than a turn waits), with what to tell the user.
+    stop: Mutex<Option<String>>,
 }
 
 impl Turn<'_> {
@@ -476,9 +513,21 @@ impl Engine {
             outside_text: AtomicBool::new(false),
             reads: reads::TurnReads::default(),
             uses: tools::TurnUses::default(),
+            stop: Mutex::new(None),
         };
         let _ = events.send(OutboundMessage::Typing);
-        let ending = match self.respond(&turn, &model, &mut meter).await {
+        // A rate limit met on the way is said, with how long it holds.
+        let progress = events.clone();
+        let tell_wait: Arc<dyn Fn(Duration) + Send + Sync> = Arc::new(move |wait| {
+            let _ = progress.send(OutboundMessage::Progress(format!(
+                "OnlyFansAPI asked me to wait {} (rate limit); I'll carry on then…",
+                crate::duration_text(
+                    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
+                )
+            )));
+        });
+        let responding = self.respond(&turn, &model, &mut meter);
+        let ending = match agencybot_ofapi::reporting_waits(tell_wait, responding).await {
             Ok(ending) => ending,
             Err(failure) => {
                 tracing::error!(error = %failure, team = request.team.id, "turn failed");
@@ -513,6 +562,7 @@ impl Engine {
             created_at: self.clock.now(),
         };
         let usage_id = self.settle(&usage, &meter).await;
+        record_metrics(&usage, started.elapsed());
         TurnReport {
             outcome,
             answer: ending.answer,
@@ -747,6 +797,14 @@ impl Engine {
         &self,
         turn: &Turn<'_>,
     ) -> Result<Option<(String, UsageOutcome)>, EngineError> {
+        if let Some(text) = turn
+            .stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            return Ok(Some((text, UsageOutcome::Failed)));
+        }
         if Instant::now() >= turn.deadline {
             return Ok(Some((
                 format!(
@@ -917,14 +975,19 @@ impl Engine {
                 return Ok(Ending::stopped(text, outcome, executed, skipped));
             }
             let remaining = turn.deadline.saturating_duration_since(Instant::now());
-            let completion = match tokio::time::timeout(
+            let calling = Instant::now();
+            let answered = tokio::time::timeout(
                 remaining,
                 provider
                     .client
                     .complete(model, &with_context(&messages, &context), &definitions),
             )
-            .await
-            {
+            .await;
+            crate::metrics::metrics()
+                .model_seconds
+                .with_label_values(&[model])
+                .observe(calling.elapsed().as_secs_f64());
+            let completion = match answered {
                 Ok(Ok(completion)) => completion,
                 Ok(Err(err)) => {
                     tracing::warn!(error = %err, model, "model call failed");

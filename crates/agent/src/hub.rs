@@ -78,7 +78,26 @@ pub const MAX_QUEUED_PER_CONVERSATION: usize = 8;
 struct Job {
     request: TurnRequest,
     responder: Arc<dyn Responder>,
+    /// Claimed in the store before the turn runs, so a redelivery to
+    /// another instance, or after a restart, is answered once.
+    delivery_id: Option<String>,
 }
+
+/// Who may talk on the channel, as the store said a moment ago.
+struct AccessSnapshot {
+    channel: agencybot_core::Channel,
+    team: Team,
+    members: Vec<agencybot_core::Member>,
+    read_at: std::time::Instant,
+    /// The store's `access_generation` before it was read.
+    generation: u64,
+}
+
+/// How long a snapshot of the channel, team and members answers for
+/// messages, unless this process changes them first. A change made by
+/// another instance applies after at most this long; confirmations always
+/// read the store.
+const ACCESS_TTL: Duration = Duration::from_secs(5);
 
 /// Remembers at most `capacity` keys (with a value each), forgetting the
 /// oldest first, so what adapters remember about the outside world stays
@@ -230,6 +249,7 @@ struct Inner {
     channel: String,
     queues: Mutex<HashMap<ConversationKey, Sender<Job>>>,
     seen: Mutex<Seen<String>>,
+    access: Mutex<Option<Arc<AccessSnapshot>>>,
     /// Jobs queued or running.
     pending: AtomicUsize,
     idle: Notify,
@@ -260,6 +280,7 @@ impl Hub {
                 channel: channel.into(),
                 queues: Mutex::new(HashMap::new()),
                 seen: Mutex::new(Seen::new(REMEMBERED_DELIVERIES)),
+                access: Mutex::new(None),
                 pending: AtomicUsize::new(0),
                 idle: Notify::new(),
                 closed: AtomicBool::new(false),
@@ -285,6 +306,14 @@ impl Hub {
             .connected(&self.inner.channel, engine.now());
     }
 
+    /// Another instance holds this channel's lease; this one stands by.
+    pub fn report_standby(&self) {
+        let engine = &self.inner.engine;
+        engine
+            .channel_status()
+            .standby(&self.inner.channel, engine.now());
+    }
+
     /// The channel cannot receive because of `error` (it keeps retrying).
     pub fn report_disconnected(&self, error: &dyn std::fmt::Display) {
         let engine = &self.inner.engine;
@@ -304,15 +333,54 @@ impl Hub {
     /// Whether `user_id` may use this channel, and as whom. Read from the
     /// store every time, so member changes apply at once.
     pub async fn access(&self, user_id: &str) -> Result<(Team, Access), HubError> {
+        let snapshot = self.read_access().await?;
+        let access = snapshot.channel.access(user_id, &snapshot.members);
+        Ok((snapshot.team.clone(), access))
+    }
+
+    async fn read_access(&self) -> Result<Arc<AccessSnapshot>, HubError> {
         let store = &self.inner.store;
+        let generation = store.access_generation();
         let channel = store
             .channel(&self.inner.channel)
             .await?
             .ok_or_else(|| HubError::UnknownChannel(self.inner.channel.clone()))?;
         let team = store.team(channel.team_id).await?;
         let members = store.members(team.id).await?;
-        let access = channel.access(user_id, &members);
-        Ok((team, access))
+        let snapshot = Arc::new(AccessSnapshot {
+            channel,
+            team,
+            members,
+            read_at: std::time::Instant::now(),
+            generation,
+        });
+        *self
+            .inner
+            .access
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Like [`Hub::access`], from a snapshot a few seconds old at most, so
+    /// taking a message in does not wait on the store.
+    async fn recent_access(&self, user_id: &str) -> Result<(Team, Access), HubError> {
+        let cached = self
+            .inner
+            .access
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .filter(|s| {
+                s.read_at.elapsed() < ACCESS_TTL
+                    && s.generation == self.inner.store.access_generation()
+            });
+        let snapshot = match cached {
+            Some(snapshot) => snapshot,
+            None => self.read_access().await?,
+        };
+        let access = snapshot.channel.access(user_id, &snapshot.members);
+        Ok((snapshot.team.clone(), access))
     }
 
     /// Checks the sender and queues the message behind earlier ones of its
@@ -330,7 +398,18 @@ impl Hub {
         {
             return Ok(Admission::Duplicate);
         }
-        let (team, access) = self.access(&incoming.message.user_id).await?;
+        // A yes or no is checked against the store as it is now: a role
+        // taken away a moment ago confirms nothing.
+        let decides = match &incoming.message.content {
+            agencybot_core::InboundContent::Confirmation { .. } => true,
+            agencybot_core::InboundContent::Text(text) => crate::parse_reply(text).is_some(),
+            agencybot_core::InboundContent::Reset => false,
+        };
+        let (team, access) = if decides {
+            self.access(&incoming.message.user_id).await?
+        } else {
+            self.recent_access(&incoming.message.user_id).await?
+        };
         let Some(role) = access.role() else {
             tracing::info!(channel = %self.inner.channel, user = %incoming.message.user_id, "refused a user who is not permitted");
             return Ok(Admission::Denied);
@@ -353,6 +432,7 @@ impl Hub {
         Ok(self.enqueue(Job {
             request,
             responder: incoming.responder,
+            delivery_id: incoming.delivery_id,
         }))
     }
 
@@ -366,6 +446,7 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.inner.pending.fetch_add(1, Ordering::SeqCst);
+        self.queued_gauge().inc();
         let job = match queues.get(&key) {
             Some(sender) => match sender.try_send(job) {
                 Ok(()) => return Admission::Accepted,
@@ -385,7 +466,14 @@ impl Hub {
         Admission::Accepted
     }
 
+    fn queued_gauge(&self) -> prometheus::IntGauge {
+        crate::metrics::metrics()
+            .queued
+            .with_label_values(&[self.inner.channel.as_str()])
+    }
+
     fn job_done(&self) {
+        self.queued_gauge().dec();
         if self.inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.inner.idle.notify_waiters();
         }
@@ -415,6 +503,23 @@ impl Hub {
     }
 
     async fn run(&self, job: Job) {
+        if let Some(id) = &job.delivery_id {
+            let store = &self.inner.store;
+            match store
+                .claim_delivery(&self.inner.channel, id, self.inner.engine.now())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(channel = %self.inner.channel, delivery = %id, "already handled (another instance, or before a restart); dropped");
+                    return;
+                }
+                // The turn itself will meet the same store and say so.
+                Err(error) => {
+                    tracing::warn!(channel = %self.inner.channel, %error, "cannot record a delivery; handling it anyway");
+                }
+            }
+        }
         let (sink, mut events) = unbounded_channel();
         let responder = job.responder.clone();
         let forward = tokio::spawn(async move {

@@ -22,7 +22,9 @@ mod confirm;
 mod discovery;
 mod engine;
 mod hub;
+mod lease;
 mod memory;
+pub mod metrics;
 mod model;
 mod prompt;
 mod status;
@@ -42,6 +44,7 @@ pub use hub::{
     PROPOSAL_HEADING, Responder, Seen, ShownConfirmations, answered_text, refusal, split_text,
     split_text_by, too_large, utf16_len,
 };
+pub use lease::{LEASE_TTL, Lease, instance_id};
 pub use model::{
     Completion, ModelClient, ModelConfig, ModelError, Models, Price, Prices, Provider, UnknownModel,
 };

@@ -16,6 +16,9 @@ pub struct ChannelHealth {
     /// The platform accepted the bot's credentials and the channel is
     /// receiving (polling, socket or gateway up, or webhook listening).
     pub connected: bool,
+    /// Not connected because another instance does this channel's
+    /// one-at-a-time work (polling, the gateway); this one takes over.
+    pub standby: bool,
     /// When `connected` last changed.
     pub since: Option<Timestamp>,
     /// When the last message from the platform was received.
@@ -41,6 +44,7 @@ impl ChannelStatus {
 
     pub fn connected(&self, channel: &str, now: Timestamp) {
         self.update(channel, |health| {
+            health.standby = false;
             if !health.connected {
                 health.connected = true;
                 health.since = Some(now);
@@ -48,9 +52,28 @@ impl ChannelStatus {
         });
     }
 
+    /// Another instance holds the channel's lease; this one waits to take over.
+    pub fn standby(&self, channel: &str, now: Timestamp) {
+        self.update(channel, |health| {
+            if health.connected || !health.standby {
+                health.since = Some(now);
+            }
+            health.connected = false;
+            health.standby = true;
+        });
+    }
+
+    /// Ready to serve: connected, or standing by for another instance.
+    #[must_use]
+    pub fn ready(&self, channel: &str) -> bool {
+        let health = self.of(channel);
+        health.connected || health.standby
+    }
+
     /// The channel lost its connection (or could not make one) because of `error`.
     pub fn disconnected(&self, channel: &str, error: &str, now: Timestamp) {
         self.update(channel, |health| {
+            health.standby = false;
             if health.connected || health.since.is_none() {
                 health.connected = false;
                 health.since = Some(now);

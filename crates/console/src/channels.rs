@@ -47,6 +47,8 @@ fn status(health: &ChannelHealth) -> Markup {
         @if health.connected {
             span class="ok" data-status="connected" { "connected" }
             @if let Some(since) = health.since { " since " (time(since)) }
+        } @else if health.standby {
+            span data-status="standby" { "standing by" } ": another instance serves it; this one takes over if it stops"
         } @else if let Some(since) = health.since {
             span class="error" data-status="disconnected" { "not connected" } " since " (time(since))
         } @else {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
+    ConfirmButton, Hub, Incoming, Lease, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
     answered_text, refusal, split_text, too_large,
 };
 use agencybot_core::{
@@ -127,7 +127,6 @@ pub async fn serve(
     hub: Hub,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DiscordError> {
-    let http = http(&options);
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
@@ -140,36 +139,73 @@ pub async fn serve(
         guilds: options.guilds.iter().copied().map(GuildId::new).collect(),
         shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     });
-    let mut client = ClientBuilder::new_with_http(http.build(), intents)
-        .event_handler(Handler(adapter.clone()))
-        .await
-        .map_err(|error| DiscordError::Start(error.to_string()))
-        .inspect_err(|error| hub.report_disconnected(error))?;
-    let shards = client.shard_manager.clone();
-    let mut running = tokio::spawn(async move { client.start().await });
-    let outcome = tokio::select! {
-        _ = stop.wait_for(|stopped| *stopped) => Ok(()),
-        ended = &mut running => match ended {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(DiscordError::Gateway(error.to_string())),
-            Err(error) => Err(DiscordError::Gateway(error.to_string())),
-        },
-    };
-    if let Err(error) = &outcome {
-        hub.report_disconnected(error);
-    }
-    if !running.is_finished() {
-        // A shard that never connected cannot be shut down: give it a moment, then abort.
-        if adapter.bot.get().is_some() {
-            shards.shutdown_all().await;
+    // Discord gives a bot's events to its gateway connection: with several
+    // instances, the one holding the lease connects.
+    let lease = Lease::new(
+        hub.store().clone(),
+        format!("discord-gateway:{}", hub.channel_name()),
+    );
+    let held = agencybot_agent::metrics::metrics()
+        .leases
+        .with_label_values(&[lease.name()]);
+    let mut outcome = Ok(());
+    loop {
+        if !lease.try_hold().await.unwrap_or(false) {
+            hub.report_standby();
         }
-        if tokio::time::timeout(Duration::from_secs(6), &mut running)
+        if !lease.acquire(&mut stop).await {
+            break;
+        }
+        held.set(1);
+        let mut client = match ClientBuilder::new_with_http(http(&options).build(), intents)
+            .event_handler(Handler(adapter.clone()))
             .await
-            .is_err()
         {
-            running.abort();
+            Ok(client) => client,
+            Err(error) => {
+                let error = DiscordError::Start(error.to_string());
+                hub.report_disconnected(&error);
+                outcome = Err(error);
+                break;
+            }
+        };
+        let shards = client.shard_manager.clone();
+        let mut running = tokio::spawn(async move { client.start().await });
+        let lost = tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => false,
+            () = lease.keep() => true,
+            ended = &mut running => {
+                outcome = match ended {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(DiscordError::Gateway(error.to_string())),
+                    Err(error) => Err(DiscordError::Gateway(error.to_string())),
+                };
+                false
+            }
+        };
+        if let Err(error) = &outcome {
+            hub.report_disconnected(error);
         }
+        if !running.is_finished() {
+            // A shard that never connected cannot be shut down: give it a moment, then abort.
+            if adapter.bot.get().is_some() {
+                shards.shutdown_all().await;
+            }
+            if tokio::time::timeout(Duration::from_secs(6), &mut running)
+                .await
+                .is_err()
+            {
+                running.abort();
+            }
+        }
+        held.set(0);
+        if !lost {
+            break;
+        }
+        hub.report_standby();
     }
+    held.set(0);
+    lease.release().await;
     if !hub.shutdown(options.grace).await {
         tracing::warn!(
             channel = hub.channel_name(),

@@ -40,6 +40,19 @@ impl ClientConfig {
     }
 }
 
+tokio::task_local! {
+    static WAITS: std::sync::Arc<dyn Fn(Duration) + Send + Sync>;
+}
+
+/// Runs `calls`, telling `report` each time the API asks them to wait
+/// (429 with `Retry-After`) before the client waits it out.
+pub async fn reporting_waits<F: std::future::Future>(
+    report: std::sync::Arc<dyn Fn(Duration) + Send + Sync>,
+    calls: F,
+) -> F::Output {
+    WAITS.scope(report, calls).await
+}
+
 /// How reads are retried after 429, 5xx, timeouts and connection errors.
 /// Writes are never retried: a write that may have reached OnlyFans must not
 /// be sent twice.
@@ -259,6 +272,8 @@ impl Client {
                             if wait > self.retry.max_retry_after {
                                 return Err(error);
                             }
+                            // Whoever waits for this call hears why, and for how long.
+                            let _ = WAITS.try_with(|report| report(wait));
                             wait + Duration::from_millis(rand::rng().random_range(0..250))
                         }
                         _ => self.retry.backoff(attempt),

@@ -33,6 +33,22 @@ use tokio::task::JoinHandle;
 
 use crate::schedule::{Schedule, timezone};
 
+/// The conversation a run talks in: its own, so no history is carried
+/// between runs, and its writes are found by it.
+fn run_conversation(
+    task: &ScheduledTask,
+    channel: &agencybot_core::Channel,
+    run_id: i64,
+) -> ConversationKey {
+    ConversationKey {
+        channel: channel.name.clone(),
+        platform: channel.platform,
+        chat: task.destination.clone(),
+        thread: None,
+        user: Some(format!("task-{}-run-{run_id}", task.id)),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
     /// Names this process in run rows (several may share a database).
@@ -48,6 +64,9 @@ pub struct RunnerConfig {
     pub retry_after: Duration,
     /// Failed runs in a row after which the task is paused.
     pub pause_after: i64,
+    /// A run whose instance has not beaten for this long was abandoned (its
+    /// instance died) and is taken over; instances beat four times as often.
+    pub abandon_after: Duration,
 }
 
 impl Default for RunnerConfig {
@@ -59,6 +78,7 @@ impl Default for RunnerConfig {
             attempts: 3,
             retry_after: Duration::from_secs(30),
             pause_after: 3,
+            abandon_after: Duration::from_secs(60),
         }
     }
 }
@@ -137,7 +157,7 @@ impl Runner {
                 return Vec::new();
             }
         };
-        let mut started = Vec::new();
+        let mut started = self.take_over_abandoned(now).await;
         for task in due {
             match self.start(task, now).await {
                 Ok(Some(handle)) => started.push(handle),
@@ -198,6 +218,101 @@ impl Runner {
         })))
     }
 
+    /// Runs left `running` by an instance that stopped beating: each is
+    /// closed once, across instances, then run again when it made no write
+    /// and is still within the catch-up window, or else reported to its
+    /// chat as interrupted.
+    async fn take_over_abandoned(self: &Arc<Self>, now: Timestamp) -> Vec<JoinHandle<()>> {
+        let before = now
+            - chrono::Duration::from_std(self.config.abandon_after)
+                .unwrap_or(chrono::Duration::seconds(60));
+        let abandoned = match self.store.abandoned_runs(before).await {
+            Ok(runs) => runs,
+            Err(error) => {
+                tracing::error!(%error, "cannot look for abandoned runs");
+                return Vec::new();
+            }
+        };
+        let mut started = Vec::new();
+        for run in abandoned {
+            let task = match self.store.task(run.task_id).await {
+                Ok(task) => task,
+                Err(error) => {
+                    tracing::warn!(%error, run = run.id, "an abandoned run's task cannot be read");
+                    continue;
+                }
+            };
+            let channel = self.store.channel(&task.channel).await.ok().flatten();
+            // Unknown counts as written: a write is never sent twice.
+            let wrote = match &channel {
+                Some(channel) => self
+                    .store
+                    .conversation_sent_writes(&run_conversation(&task, channel, run.id))
+                    .await
+                    .unwrap_or(true),
+                None => true,
+            };
+            let again = !wrote
+                && task.status == TaskStatus::Active
+                && now - run.scheduled_for <= self.config.catch_up;
+            let error = format!(
+                "interrupted: the instance running it ({}) stopped",
+                run.instance
+            );
+            match self
+                .store
+                .close_abandoned_run(run.id, before, &error, now)
+                .await
+            {
+                Ok(true) => {}
+                // Another instance took it over first, or it beat again.
+                Ok(false) => continue,
+                Err(error) => {
+                    tracing::error!(%error, run = run.id, "cannot close an abandoned run");
+                    continue;
+                }
+            }
+            tracing::warn!(task = %task.name, run = run.id, from = %run.instance, again, "took over an abandoned scheduled run");
+            if again {
+                match self
+                    .store
+                    .claim_run(
+                        task.id,
+                        run.scheduled_for,
+                        run.attempt + 1,
+                        &self.config.instance,
+                        now,
+                    )
+                    .await
+                {
+                    Ok(Some(retry)) => {
+                        let runner = Arc::clone(self);
+                        started.push(tokio::spawn(async move {
+                            runner.execute(task, retry).await;
+                        }));
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(%error, "cannot claim a run taken over"),
+                }
+            } else {
+                let why = if wrote {
+                    "after it may have made changes, so I won't run it again and nothing is sent twice"
+                } else {
+                    "and it is too late to make it up"
+                };
+                self.report_failure(
+                    &task,
+                    format!(
+                        "⚠️ The scheduled task “{}” was interrupted: the instance running it stopped, {why}.",
+                        task.name
+                    ),
+                )
+                .await;
+            }
+        }
+        started
+    }
+
     async fn pause_broken(
         &self,
         task: &ScheduledTask,
@@ -221,7 +336,8 @@ impl Runner {
     /// Runs the task, retrying with backoff while no write went out, and
     /// delivers the outcome.
     async fn execute(&self, task: ScheduledTask, mut run: TaskRun) {
-        let mut attempt = 1;
+        // A run taken over continues its attempts' numbering.
+        let mut attempt = u32::try_from(run.attempt).unwrap_or(1).max(1);
         loop {
             let error = match self.attempt(&task, &run).await {
                 Attempt::Done(events) => {
@@ -360,10 +476,23 @@ impl Runner {
 
     /// One try: the engine, unattended, on a conversation of its own.
     async fn attempt(&self, task: &ScheduledTask, run: &TaskRun) -> Attempt {
-        match self.try_attempt(task, run).await {
+        // Beats while the run works, so other instances leave it alone.
+        let heartbeat = {
+            let (store, clock, id) = (self.store.clone(), self.clock.clone(), run.id);
+            let every = (self.config.abandon_after / 4).max(Duration::from_millis(200));
+            tokio::spawn(async move {
+                loop {
+                    let _ = store.beat_run(id, clock.now()).await;
+                    tokio::time::sleep(every).await;
+                }
+            })
+        };
+        let outcome = match self.try_attempt(task, run).await {
             Ok(attempt) => attempt,
             Err(error) => Attempt::Failed(error),
-        }
+        };
+        heartbeat.abort();
+        outcome
     }
 
     async fn try_attempt(&self, task: &ScheduledTask, run: &TaskRun) -> Result<Attempt, String> {
@@ -395,14 +524,7 @@ impl Runner {
         });
         let request = TurnRequest {
             team,
-            conversation: ConversationKey {
-                channel: channel.name.clone(),
-                platform: channel.platform,
-                chat: task.destination.clone(),
-                thread: None,
-                // Each run starts fresh: no history carried between runs.
-                user: Some(format!("task-{}-run-{}", task.id, run.id)),
-            },
+            conversation: run_conversation(task, &channel, run.id),
             user_id: task.creator.clone(),
             role,
             content: InboundContent::Text(task.prompt.clone()),

@@ -280,6 +280,21 @@ impl Store {
         Ok(moved)
     }
 
+    /// Whether any write of the conversation was sent or may have been
+    /// (confirmed, executed or of unknown outcome): a run that made one is
+    /// never run again.
+    pub async fn conversation_sent_writes(&self, conversation: &ConversationKey) -> Result<bool> {
+        let (count,): (i64,) = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) FROM pending_actions WHERE conversation_key = $1 \
+                 AND state IN ('confirmed', 'executed', 'unknown')",
+                args![conversation.to_string()],
+            )
+            .await?;
+        Ok(count > 0)
+    }
+
     /// The user's most recent actions in a conversation, in any state, newest first.
     pub async fn recent_actions(
         &self,

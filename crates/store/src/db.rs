@@ -131,7 +131,10 @@ impl Store {
                 "expected sqlite://PATH, sqlite::memory: or postgres://…".into(),
             ));
         };
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            access_changes: std::sync::Arc::default(),
+        })
     }
 
     /// An empty in-memory SQLite store with the schema applied (tests, `chat`).

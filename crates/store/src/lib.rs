@@ -23,6 +23,7 @@ mod console;
 mod conversations;
 mod credentials;
 mod db;
+mod leases;
 mod skills;
 mod tasks;
 mod teams;
@@ -35,6 +36,7 @@ pub use alerts::{
 pub use console::{AuditEntry, ConsoleIdentity, ConsoleSession, ConsoleSessionInfo};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
+pub use leases::LeaseHolder;
 pub use skills::InstalledSkill;
 pub use teams::{ChannelAccess, ChannelSpec, MemberSpec, TeamSpec};
 pub use usage::UsageFilter;
@@ -45,6 +47,35 @@ use db::Db;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    /// Bumped by every change this process makes to teams, members or
+    /// channels, so caches of who may talk can tell they are stale.
+    access_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Store {
+    /// How many changes to teams, members and channels this process has
+    /// made; a cache built at another value is stale.
+    #[must_use]
+    pub fn access_generation(&self) -> u64 {
+        self.access_changes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts a change to who may talk when the guard drops, after the
+    /// change: a cache that read the counter before its data sees it stale.
+    fn access_change(&self) -> AccessChange<'_> {
+        AccessChange(self)
+    }
+}
+
+struct AccessChange<'a>(&'a Store);
+
+impl Drop for AccessChange<'_> {
+    fn drop(&mut self) {
+        self.0
+            .access_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -406,6 +406,56 @@ impl Store {
             .find(|t| t.name.eq_ignore_ascii_case(name)))
     }
 
+    /// The instance running `run_id` is alive: pushes back the moment its
+    /// run counts as abandoned.
+    pub async fn beat_run(&self, run_id: i64, now: Timestamp) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE task_runs SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'",
+                args![run_id, millis(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs still `running` whose instance has not beaten since `before`.
+    pub async fn abandoned_runs(&self, before: Timestamp) -> Result<Vec<TaskRun>> {
+        let rows: Vec<RunRow> = self
+            .db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM task_runs WHERE status = 'running' \
+                     AND COALESCE(heartbeat_at, started_at) < $1 ORDER BY id"
+                ),
+                args![millis(before)],
+            )
+            .await?;
+        rows.into_iter().map(RunRow::into_run).collect()
+    }
+
+    /// Closes an abandoned run as failed with `error`, if it still is
+    /// abandoned: of all instances trying, exactly one gets true, and only
+    /// that one reports or re-runs it.
+    pub async fn close_abandoned_run(
+        &self,
+        run_id: i64,
+        before: Timestamp,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE task_runs SET status = 'failed', error = $3, finished_at = $4 \
+                 WHERE id = $1 AND status = 'running' AND COALESCE(heartbeat_at, started_at) < $2",
+                args![run_id, millis(before), error, millis(now)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     /// The newest run of each of the team's tasks that has run, by task id.
     pub async fn last_task_runs(&self, team_id: i64) -> Result<HashMap<i64, TaskRun>> {
         let rows: Vec<RunRow> = self

@@ -130,6 +130,8 @@ impl ChannelRow {
 impl Store {
     /// Creates the team or updates its settings; teams are keyed by name.
     pub async fn upsert_team(&self, spec: &TeamSpec) -> Result<Team> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let row: TeamRow = self
             .db
             .fetch_one(
@@ -257,6 +259,8 @@ impl Store {
 
     /// Adds a member by hand (the CLI). Names and platform user IDs are unique in a team.
     pub async fn add_member(&self, team_id: i64, spec: &MemberSpec) -> Result<Member> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let existing = self.members(team_id).await?;
         if existing.iter().any(|m| m.name == spec.name) {
             return Err(StoreError::AlreadyExists {
@@ -285,6 +289,8 @@ impl Store {
 
     /// Removes a member added by hand; members from the config are managed there.
     pub async fn remove_member(&self, team_id: i64, name: &str) -> Result<()> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let member = self.member(team_id, name).await?;
         if member.from_config {
             return Err(StoreError::ManagedByConfig(member.name));
@@ -296,6 +302,8 @@ impl Store {
     }
 
     pub async fn set_member_role(&self, team_id: i64, name: &str, role: Role) -> Result<Member> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let member = self.member(team_id, name).await?;
         if member.from_config {
             return Err(StoreError::ManagedByConfig(member.name));
@@ -314,6 +322,8 @@ impl Store {
     /// added by hand are left alone unless the config now declares the same
     /// name, in which case the config takes them over.
     pub async fn sync_config_members(&self, team_id: i64, specs: &[MemberSpec]) -> Result<()> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let existing = self.members(team_id).await?;
         // Who holds which user ID once the sync is done: hand-added members
         // the config does not take over, plus every declared member.
@@ -389,6 +399,8 @@ impl Store {
 
     /// Makes the stored channels exactly `specs` (the config is their source).
     pub async fn sync_channels(&self, specs: &[ChannelSpec]) -> Result<Vec<Channel>> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let now = millis(Utc::now());
         for spec in specs {
             self.db
@@ -486,6 +498,8 @@ impl Store {
         edited_by: &str,
         now: Timestamp,
     ) -> Result<bool> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let changed = self
             .db
             .execute(
@@ -505,6 +519,8 @@ impl Store {
 
     /// Puts the config's permitted users back in force.
     pub async fn reset_channel_access(&self, name: &str) -> Result<bool> {
+        // Counted once the change is made (or failed), when this drops.
+        let _counted = self.access_change();
         let changed = self
             .db
             .execute(

@@ -105,6 +105,9 @@ store_tests!(
     webhook_deliveries_are_journaled_once_and_alerts_claimed_once,
     console_links_sign_in_once_and_sessions_end,
     channel_access_edited_in_the_console_outlives_a_config_sync,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
+    a_delivery_is_claimed_once_until_pruned,
+    an_abandoned_run_is_closed_once,
 );
 
 fn at(hour: u32, minute: u32) -> Timestamp {
@@ -1500,4 +1503,175 @@ async fn channel_access_edited_in_the_console_outlives_a_config_sync(store: &Sto
         store.channel_access("tg").await.unwrap().unwrap().edited,
         None
     );
+}
+
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(store: &Store) {
+    let ttl = std::time::Duration::from_secs(15);
+    assert!(
+        store
+            .hold_lease("poll:tg", "a", ttl, at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .hold_lease("poll:tg", "b", ttl, at(9, 0))
+            .await
+            .unwrap()
+    );
+    // Renewed by its holder, so it is still not free when the first term ends.
+    assert!(
+        store
+            .hold_lease("poll:tg", "a", ttl, at(9, 0) + Duration::seconds(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .hold_lease("poll:tg", "b", ttl, at(9, 0) + Duration::seconds(20))
+            .await
+            .unwrap()
+    );
+    // Expired: taken over.
+    assert!(
+        store
+            .hold_lease("poll:tg", "b", ttl, at(9, 1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .hold_lease("poll:tg", "a", ttl, at(9, 1))
+            .await
+            .unwrap()
+    );
+    let held = store.leases(at(9, 1)).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].holder, "b");
+    // Released by someone else: nothing; by its holder: free at once.
+    store.release_lease("poll:tg", "a").await.unwrap();
+    assert!(
+        !store
+            .hold_lease("poll:tg", "a", ttl, at(9, 1))
+            .await
+            .unwrap()
+    );
+    store.release_lease("poll:tg", "b").await.unwrap();
+    assert!(
+        store
+            .hold_lease("poll:tg", "a", ttl, at(9, 1))
+            .await
+            .unwrap()
+    );
+    // Another lease is independent.
+    assert!(
+        store
+            .hold_lease("gateway:dc", "b", ttl, at(9, 1))
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_delivery_is_claimed_once_until_pruned(store: &Store) {
+    assert!(
+        store
+            .claim_delivery("tg", "telegram:1", at(9, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_delivery("tg", "telegram:1", at(9, 5))
+            .await
+            .unwrap()
+    );
+    // Another channel's delivery of the same id is its own.
+    assert!(
+        store
+            .claim_delivery("slack", "telegram:1", at(9, 5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_delivery("tg", "telegram:2", at(10, 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.prune_deliveries(at(9, 30)).await.unwrap(), 2);
+    assert!(
+        store
+            .claim_delivery("tg", "telegram:1", at(10, 5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_delivery("tg", "telegram:2", at(10, 5))
+            .await
+            .unwrap()
+    );
+}
+
+async fn an_abandoned_run_is_closed_once(store: &Store) {
+    let team_id = team(store).await;
+    let task = store
+        .create_task(
+            &NewScheduledTask {
+                team_id,
+                name: "digest".into(),
+                creator: "cli".into(),
+                channel: "tg".into(),
+                destination: "1".into(),
+                model: None,
+                prompt: "Earnings?".into(),
+                skill: None,
+                schedule: "daily 08:00".into(),
+                timezone: "UTC".into(),
+                allowed_writes: Vec::new(),
+                next_run_at: None,
+            },
+            at(7, 0),
+        )
+        .await
+        .unwrap();
+    let alive = store
+        .claim_run(task.id, at(8, 0), 1, "a", at(8, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    let dead = store
+        .claim_run(task.id, at(8, 1), 1, "b", at(8, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    store.beat_run(alive.id, at(8, 5)).await.unwrap();
+    let abandoned = store.abandoned_runs(at(8, 3)).await.unwrap();
+    assert_eq!(
+        abandoned.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [dead.id]
+    );
+    assert!(
+        store
+            .close_abandoned_run(dead.id, at(8, 3), "interrupted", at(8, 6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .close_abandoned_run(dead.id, at(8, 3), "interrupted", at(8, 6))
+            .await
+            .unwrap()
+    );
+    let closed = store.task_run(dead.id).await.unwrap();
+    assert_eq!(closed.status, TaskRunStatus::Failed);
+    assert_eq!(closed.error.as_deref(), Some("interrupted"));
+    // A beating run is not abandoned however old it is.
+    assert!(
+        !store
+            .close_abandoned_run(alive.id, at(8, 3), "x", at(8, 6))
+            .await
+            .unwrap()
+    );
+    assert!(store.abandoned_runs(at(8, 4)).await.unwrap().is_empty());
 }

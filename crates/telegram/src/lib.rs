@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
+    ConfirmButton, Hub, Incoming, Lease, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
     answered_text, refusal, too_large, utf16_len,
 };
 use agencybot_core::{
@@ -111,7 +111,15 @@ pub async fn serve(
         shown: Arc::new(ShownConfirmations::new(REMEMBERED_CHATS)),
     };
     match options.mode {
-        Mode::Polling => adapter.poll(&mut stop).await,
+        Mode::Polling => {
+            // Telegram serves a bot's updates to one poller: with several
+            // instances, the one holding the lease polls.
+            let lease = Lease::new(
+                hub.store().clone(),
+                format!("telegram-polling:{}", hub.channel_name()),
+            );
+            adapter.poll_while_held(&lease, &mut stop).await;
+        }
         Mode::Webhook {
             url,
             listen,
@@ -183,6 +191,30 @@ struct Adapter {
 }
 
 impl Adapter {
+    async fn poll_while_held(&self, lease: &Lease, stop: &mut watch::Receiver<bool>) {
+        let held = agencybot_agent::metrics::metrics()
+            .leases
+            .with_label_values(&[lease.name()]);
+        loop {
+            if !lease.try_hold().await.unwrap_or(false) {
+                self.hub.report_standby();
+            }
+            if !lease.acquire(stop).await {
+                break;
+            }
+            held.set(1);
+            tokio::select! {
+                () = lease.keep() => {
+                    held.set(0);
+                    self.hub.report_standby();
+                }
+                () = self.poll(stop) => break,
+            }
+        }
+        held.set(0);
+        lease.release().await;
+    }
+
     async fn poll(&self, stop: &mut watch::Receiver<bool>) {
         let mut offset = 0;
         let mut failures = 0u32;
@@ -682,6 +714,20 @@ impl Responder for TelegramResponder {
                         .await;
                 }
                 OutboundMessage::Progress(text) => {
+                    // Later progress (a rate limit's wait) replaces "On it…".
+                    let shown = *self
+                        .progress
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Some(message) = shown
+                        && self
+                            .bot
+                            .edit_message_text(self.chat, message, text.clone())
+                            .await
+                            .is_ok()
+                    {
+                        return;
+                    }
                     if let Ok(message) = self.bot.send_message(self.chat, text).await {
                         *self
                             .progress

@@ -354,6 +354,16 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
     validate_integrations(config, at)?;
     validate_alerts(&config.alerts, at)?;
     validate_web(&config.web, at)?;
+    if !(1..=3600).contains(&config.scheduler.takeover_secs) {
+        return Err(invalid(
+            at(0),
+            format!(
+                "[scheduler] takeover_secs = {} is out of range",
+                config.scheduler.takeover_secs
+            ),
+            Some("use 1–3600 seconds (the default is 60)".into()),
+        ));
+    }
     for channel in &config.channels.telegram {
         if channel
             .webhook_listen

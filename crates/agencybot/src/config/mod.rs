@@ -190,6 +190,9 @@ pub struct SchedulerConfig {
     pub retry_secs: u64,
     /// Failed runs in a row after which a task is paused.
     pub pause_after: u32,
+    /// Seconds after which a run whose instance stopped beating is taken
+    /// over by another instance (or by this one after a restart).
+    pub takeover_secs: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -201,6 +204,7 @@ impl Default for SchedulerConfig {
             attempts: 3,
             retry_secs: 30,
             pause_after: 3,
+            takeover_secs: 60,
         }
     }
 }
@@ -458,6 +462,9 @@ pub struct Ofapi {
     pub timeout_secs: u64,
     /// Retries for reads after 429, 5xx and timeouts; writes are never retried.
     pub max_retries: u32,
+    /// Longest `Retry-After` (seconds) a request waits out, telling the
+    /// user; a longer one ends the request with when to try again.
+    pub max_wait_secs: u64,
     /// Seconds a read's answer is reused by later requests; 0 for never.
     pub reuse_reads_secs: u64,
     /// Endpoints turned off by default (account credentials, payouts,
@@ -472,6 +479,7 @@ impl Default for Ofapi {
             api_key_env: "ONLYFANSAPI_API_KEY".into(),
             timeout_secs: 30,
             max_retries: 3,
+            max_wait_secs: 60,
             reuse_reads_secs: 120,
             allow_endpoints: Vec::new(),
         }

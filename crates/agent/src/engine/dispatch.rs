@@ -277,10 +277,25 @@ impl Engine {
                     compact::for_model(response.data, response.next_page.is_some()),
                     response.cost.credits_used,
                 ),
-                Ok(Err(err)) => CallResult::billed(
-                    json!({"error": err.message, "status": err.status}),
-                    err.credits_used,
-                ),
+                Ok(Err(err)) => {
+                    if err.kind == agencybot_ofapi::ErrorKind::RateLimited
+                        && let Some(wait) = err.retry_after
+                    {
+                        *turn
+                            .stop
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(too_long_a_wait(wait, self.clock.now()));
+                    }
+                    crate::metrics::metrics()
+                        .api_errors
+                        .with_label_values(&[&format!("{:?}", err.kind).to_lowercase()])
+                        .inc();
+                    CallResult::billed(
+                        json!({"error": err.message, "status": err.status}),
+                        err.credits_used,
+                    )
+                }
             };
         CallResult { reserved, ..result }
     }
@@ -403,4 +418,14 @@ impl Engine {
             Err(message) => CallResult::error(message),
         }
     }
+}
+
+/// The answer when the API asks to wait longer than a request waits.
+fn too_long_a_wait(wait: std::time::Duration, now: agencybot_core::Timestamp) -> String {
+    let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+    format!(
+        "OnlyFansAPI's rate limit asks to wait {} before the next call, longer than I keep you waiting, so I stopped here. Try again after {} UTC.",
+        crate::duration_text(wait),
+        (now + wait).format("%H:%M")
+    )
 }

@@ -90,8 +90,44 @@ impl Engine {
                     ),
                 );
             }
+            // Recorded as confirmed before it is sent, so an instance that
+            // takes over an interrupted run knows a write may have gone out.
+            let now = self.clock.now();
+            let record = NewPendingAction {
+                team_id: request.team.id,
+                conversation: request.conversation.clone(),
+                requested_by: request.user_id.clone(),
+                tool: tool.to_owned(),
+                arguments: arguments.clone(),
+                summary: summary.clone(),
+                expires_at: now + self.config.confirmation_ttl,
+            };
+            let recorded = match self.store.create_pending_action(&record, now).await {
+                Ok(action) => self
+                    .store
+                    .confirm_action(action.id, &request.conversation, &request.user_id, now)
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                Err(_) => None,
+            };
+            let Some(recorded) = recorded else {
+                return CallResult::skipped(
+                    summary,
+                    "it could not be recorded before sending, so it was not sent".into(),
+                );
+            };
             let (performed, credits, integration_calls) =
                 self.perform(turn, tool, &arguments).await;
+            let outcome = match &performed {
+                Performed::Done(result) => ActionOutcome::Executed(result),
+                Performed::Failed(error) => ActionOutcome::Failed(error),
+                Performed::Unknown { error, .. } => ActionOutcome::Unknown(error),
+            };
+            let _ = self
+                .store
+                .finish_action(recorded.id, outcome, self.clock.now())
+                .await;
             let done = match &performed {
                 Performed::Done(_) => Some(summary.clone()),
                 Performed::Failed(_) => None,

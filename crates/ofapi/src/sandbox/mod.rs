@@ -141,6 +141,8 @@ pub(crate) struct State {
     pub base_url: String,
     /// How long answers to writes are held back (after the write applies).
     pub write_delay: Option<std::time::Duration>,
+    /// The next request is answered 429 with this `Retry-After`, once.
+    pub throttle_next: Option<Duration>,
     /// Every request received, as "METHOD /path?query", oldest first
     /// (the newest `REQUESTS_KEPT`).
     requests: Vec<String>,
@@ -265,6 +267,12 @@ impl Sandbox {
         lock(&self.state).write_delay = delay;
     }
 
+    /// Answers the next request 429 with `Retry-After: wait`, once: a
+    /// rate limit met in the middle of a turn.
+    pub fn throttle_next(&self, wait: Duration) {
+        lock(&self.state).throttle_next = Some(wait);
+    }
+
     pub fn modify<T>(&self, change: impl FnOnce(&mut SandboxData) -> T) -> T {
         change(&mut lock(&self.state).data)
     }
@@ -352,7 +360,7 @@ fn answer(
     if let Some(refused) = admit(&mut state, &method, &uri, &headers) {
         return refused;
     }
-    if let Some(retry_after) = state.rate_limited() {
+    if let Some(retry_after) = state.throttle_next.take().or_else(|| state.rate_limited()) {
         return error_response(
             StatusCode::TOO_MANY_REQUESTS,
             json!({"message": "Too Many Attempts."}),
@@ -484,6 +492,7 @@ impl State {
             mismatches: Vec::new(),
             base_url,
             write_delay: None,
+            throttle_next: None,
             requests: Vec::new(),
             outbox: Vec::new(),
             deliveries: Vec::new(),

@@ -1,0 +1,127 @@
+//! Work only one instance may do at a time (a Telegram bot's long polling,
+//! a Discord gateway connection), held through a lease in the store: taken
+//! when free or expired, renewed while held, and taken over by another
+//! instance within its lifetime when the holder dies.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use agencybot_store::Store;
+use tokio::sync::watch;
+
+/// How long a lease lasts unless renewed; another instance takes over at
+/// most this long after the holder stops renewing.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// This process's name among instances: host, process id and a random
+/// suffix (process ids repeat across containers).
+pub fn instance_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".to_owned());
+        format!(
+            "{host}-{}-{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )
+    })
+}
+
+/// One named lease as this instance sees it.
+#[derive(Clone)]
+pub struct Lease {
+    store: Store,
+    name: String,
+    ttl: Duration,
+}
+
+impl Lease {
+    #[must_use]
+    pub fn new(store: Store, name: impl Into<String>) -> Lease {
+        Lease {
+            store,
+            name: name.into(),
+            ttl: LEASE_TTL,
+        }
+    }
+
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Lease {
+        self.ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tries once: whether this instance holds the lease now.
+    pub async fn try_hold(&self) -> Result<bool, agencybot_store::StoreError> {
+        self.store
+            .hold_lease(&self.name, instance_id(), self.ttl, chrono::Utc::now())
+            .await
+            .inspect_err(|error| {
+                tracing::warn!(lease = %self.name, %error, "cannot reach the store for a lease");
+            })
+    }
+
+    /// Waits until this instance holds the lease; false when `stop` came first.
+    pub async fn acquire(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        let mut told = false;
+        loop {
+            if *stop.borrow() {
+                return false;
+            }
+            if self.try_hold().await.unwrap_or(false) {
+                tracing::info!(lease = %self.name, instance = instance_id(), "this instance holds the lease");
+                return true;
+            }
+            if !told {
+                tracing::info!(lease = %self.name, instance = instance_id(), "another instance holds the lease; standing by to take over");
+                told = true;
+            }
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return false,
+                () = tokio::time::sleep(self.ttl / 3) => {}
+            }
+        }
+    }
+
+    /// Renews the lease until it is lost (another instance has it, or the
+    /// store could not renew it before it expired); returns then.
+    pub async fn keep(&self) {
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::time::sleep(self.ttl / 3).await;
+            match self.try_hold().await {
+                Ok(true) => {
+                    failing_since = None;
+                    continue;
+                }
+                Ok(false) => {
+                    tracing::warn!(lease = %self.name, "another instance took the lease; stopping this work here");
+                    return;
+                }
+                Err(_) => {}
+            }
+            let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+            // Another instance may take it once it expires: stop before then.
+            if since.elapsed() + self.ttl / 3 >= self.ttl / 2 {
+                tracing::warn!(lease = %self.name, "lost the lease; stopping this work here");
+                return;
+            }
+        }
+    }
+
+    /// Gives the lease up, so another instance takes over at once.
+    pub async fn release(&self) {
+        if let Err(error) = self.store.release_lease(&self.name, instance_id()).await {
+            tracing::warn!(lease = %self.name, %error, "cannot release a lease; it expires on its own");
+        }
+    }
+}
