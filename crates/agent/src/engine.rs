@@ -925,7 +925,7 @@ impl Engine {
             .get("role")
             .and_then(Value::as_str)
             .unwrap_or("user");
-        let tokens = i64::try_from(tokens::count_message(message)).unwrap_or(i64::MAX);
+        let tokens = i64::try_from(tokens::estimate_message(message)).unwrap_or(i64::MAX);
         self.store
             .append_message(conversation_id, role, message, tokens, self.clock.now())
             .await?;

@@ -235,7 +235,11 @@ impl std::fmt::Debug for ModelClient {
 impl ModelClient {
     pub fn new(config: &ModelConfig) -> Result<ModelClient, ModelError> {
         let _ = rustls_provider();
+        // After a burst, idle connections beyond a few are closed, so
+        // descriptors go back to the idle level.
         let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(16)
+            .pool_idle_timeout(Duration::from_secs(30))
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()

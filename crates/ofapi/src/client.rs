@@ -192,7 +192,11 @@ impl Client {
                 format!("invalid OnlyFansAPI base URL `{base_url}`"),
             ));
         }
+        // After a burst, idle connections beyond a few are closed, so
+        // descriptors go back to the idle level.
         let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(16)
+            .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!(
                 "agencybot/",
                 env!("CARGO_PKG_VERSION"),

@@ -879,6 +879,34 @@ impl SlackResponder {
 
     /// Sends `text` in pieces Slack shows whole; the first replaces the
     /// progress message, the last carries the buttons. Returns the last.
+    /// The answer is posted, so Slack notifies (an edit does not), and
+    /// "On it…" is then removed.
+    async fn send_answer(&self, text: &str) {
+        let progress = self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mrkdwn = format::markdown_to_mrkdwn(text);
+        let mut posted = false;
+        for piece in split_text(&mrkdwn, Platform::Slack.message_limit()) {
+            posted |= self
+                .post(&piece, Some(vec![section(&piece)]))
+                .await
+                .is_some();
+        }
+        if posted && let Some(progress) = progress {
+            let delete = SlackApiChatDeleteRequest::new(self.channel.clone(), progress);
+            let session = self.client.open_session(&self.token);
+            if !matches!(
+                tokio::time::timeout(CALL_TIMEOUT, session.chat_delete(&delete)).await,
+                Ok(Ok(_))
+            ) {
+                tracing::debug!("cannot remove a Slack progress message");
+            }
+        }
+    }
+
     async fn send_text(&self, text: &str, actions: Option<&[ProposedAction]>) -> Option<SlackTs> {
         let mrkdwn = format::markdown_to_mrkdwn(text);
         let pieces = split_text(&mrkdwn, Platform::Slack.message_limit());
@@ -983,9 +1011,7 @@ impl Responder for SlackResponder {
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ts);
                     }
                 }
-                OutboundMessage::Text(text) => {
-                    self.send_text(&text, None).await;
-                }
+                OutboundMessage::Text(text) => self.send_answer(&text).await,
                 OutboundMessage::Confirmation { text, actions } => {
                     if let Some(ts) = self.send_text(&text, Some(&actions)).await {
                         let ids = actions.iter().map(|a| a.id).collect();

@@ -165,6 +165,27 @@ async fn a_dm_gets_a_sandbox_backed_answer() {
         .find(|t| t.contains("top"))
         .unwrap();
     assert_eq!(answer, "*Aria* is in the top 6.0%.");
+    // Posted, so Slack notifies; "On it…" is removed, not edited into it.
+    let dm = format!("D{ANN}");
+    let posted = run.slack.calls("chat.postMessage");
+    assert!(
+        posted
+            .iter()
+            .any(|c| c["channel"] == dm.as_str() && c["text"] == "*Aria* is in the top 6.0%."),
+        "{posted:?}"
+    );
+    assert!(
+        run.slack
+            .calls("chat.update")
+            .iter()
+            .all(|c| !c["text"].as_str().unwrap_or("").contains("top")),
+        "the answer is not an edit"
+    );
+    run.slack
+        .wait_until(std::time::Duration::from_secs(5), |s| {
+            !s.calls("chat.delete").is_empty()
+        })
+        .await;
     run.stop().await;
 }
 

@@ -76,6 +76,19 @@ pub enum TelegramError {
     },
     #[error("Telegram refused the webhook: {0}")]
     Webhook(String),
+    #[error("cannot build the HTTP client for Telegram: {0}")]
+    Client(String),
+}
+
+/// The Bot API client: teloxide's settings, with idle connections beyond a
+/// few closed after a burst, so descriptors go back to the idle level.
+fn bot(token: &Secret) -> Result<Bot, TelegramError> {
+    let client = teloxide::net::default_reqwest_settings()
+        .pool_max_idle_per_host(16)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|error| TelegramError::Client(error.to_string()))?;
+    Ok(Bot::with_client(token.expose(), client))
 }
 
 /// Runs the channel until `stop` turns true, then lets turns in flight finish.
@@ -85,7 +98,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), TelegramError> {
     let url = reqwest_url(&options.api_url)?;
-    let bot = Bot::new(options.token.expose()).set_api_url(url);
+    let bot = bot(&options.token)?.set_api_url(url);
     let me = loop {
         match bot.get_me().await {
             Ok(me) => break me,
@@ -137,7 +150,7 @@ pub async fn serve(
 
 /// Delivers scheduled messages to Telegram chats (destination: a chat id).
 pub fn outbox(options: &TelegramOptions, hub: Hub) -> Result<Arc<dyn Outbox>, TelegramError> {
-    let bot = Bot::new(options.token.expose()).set_api_url(reqwest_url(&options.api_url)?);
+    let bot = bot(&options.token)?.set_api_url(reqwest_url(&options.api_url)?);
     Ok(Arc::new(TelegramOutbox {
         bot,
         hub,
@@ -403,6 +416,19 @@ impl Adapter {
                 return;
             }
         }
+        // A press on a question already decided (a double tap, an old
+        // message): the outcome pops up on the button and the message shows
+        // it; no new message, and nothing is decided again.
+        if let Some(outcome) = self.hub.decided_text(&button.action_ids()).await {
+            let popup: String = outcome.chars().take(CALLBACK_TEXT_LIMIT).collect();
+            let _ = self
+                .bot
+                .answer_callback_query(query.id.clone())
+                .text(popup)
+                .await;
+            let _ = self.bot.edit_message_text(chat, message_id, outcome).await;
+            return;
+        }
         // Answered at once so the button stops spinning; the outcome follows as a message.
         let _ = self.bot.answer_callback_query(query.id.clone()).await;
         let content = button.content();
@@ -538,12 +564,27 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
 }
 
 /// Sends one conversation's events to its chat.
+/// The longest text a button press's pop-up shows.
+const CALLBACK_TEXT_LIMIT: usize = 200;
+
+/// How often "typing…" is repeated during a long turn: Telegram shows it
+/// for five seconds.
+const TYPING_REPEAT: Duration = Duration::from_millis(4_500);
+
+impl Drop for TelegramResponder {
+    fn drop(&mut self) {
+        self.stop_typing();
+    }
+}
+
 struct TelegramResponder {
     bot: Bot,
     chat: ChatId,
     hub: Hub,
     /// "On it…", replaced by the first part of the answer.
     progress: Mutex<Option<MessageId>>,
+    /// Repeats "typing…" while the turn works (Telegram shows it for 5 s).
+    typing: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shown: Arc<ShownConfirmations<MessageId>>,
     /// The confirmation message a button press came from, its actions and
     /// text (it may predate this process, so not be among `shown`).
@@ -563,8 +604,21 @@ impl TelegramResponder {
             chat,
             hub,
             progress: Mutex::new(None),
+            typing: Mutex::new(None),
             shown,
             pressed,
+        }
+    }
+
+    fn lock_typing(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
+        self.typing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn stop_typing(&self) {
+        if let Some(typing) = self.lock_typing().take() {
+            typing.abort();
         }
     }
 
@@ -712,6 +766,16 @@ impl Responder for TelegramResponder {
                         .bot
                         .send_chat_action(self.chat, ChatAction::Typing)
                         .await;
+                    let (bot, chat) = (self.bot.clone(), self.chat);
+                    let repeating = tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(TYPING_REPEAT).await;
+                            let _ = bot.send_chat_action(chat, ChatAction::Typing).await;
+                        }
+                    });
+                    if let Some(earlier) = self.lock_typing().replace(repeating) {
+                        earlier.abort();
+                    }
                 }
                 OutboundMessage::Progress(text) => {
                     // Later progress (a rate limit's wait) replaces "On it…".
@@ -755,6 +819,7 @@ impl Responder for TelegramResponder {
     /// expiry), in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            self.stop_typing();
             let decided = self
                 .shown
                 .decided(&self.hub, &self.chat.0.to_string())

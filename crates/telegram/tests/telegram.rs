@@ -252,10 +252,29 @@ async fn a_write_runs_once_after_the_requesters_button_press() {
         .await;
     assert_eq!(run.telegram.calls("answercallbackquery").len(), 2);
 
-    // A replayed press does nothing more.
+    // A repeated press pops up the outcome on the button: no new message,
+    // nothing runs again.
+    let messages = run.telegram.calls("sendmessage").len();
+    let model_calls = run.stack.model.requests().len();
     run.telegram.press(ANN, ANN, message_id, &yes);
-    run.wait_for_text(ANN, "already done").await;
+    run.telegram
+        .wait_until(WAIT, |f| f.calls("answercallbackquery").len() == 3)
+        .await;
+    let popup = run.telegram.calls("answercallbackquery").pop().unwrap();
+    assert!(
+        popup["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("✅ Done — approved by Ann")),
+        "{popup}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(run.telegram.calls("sendmessage").len(), messages);
     assert_eq!(run.stack.mass_messages(), before + 1);
+    assert_eq!(
+        run.stack.model.requests().len(),
+        model_calls,
+        "no model call for it"
+    );
     run.stop().await;
 }
 
@@ -596,5 +615,26 @@ async fn an_expired_question_shows_it_expired_at_the_next_message() {
 
     run.outcome_shown(message_id, "⏰ Expired — nothing was done")
         .await;
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typing_is_repeated_while_a_long_turn_works_and_stops_after() {
+    let run = running().await;
+    // Telegram shows "typing…" for five seconds; this answer takes seven.
+    run.stack.model.push(Step::Delay(
+        std::time::Duration::from_secs(7),
+        Box::new(Reply::text("Slow but here.").into()),
+    ));
+    run.telegram.send_text(ANN, "Think hard about this week");
+    run.wait_for_text(ANN, "Slow but here.").await;
+    let during = run.telegram.calls("sendchataction").len();
+    assert!(during >= 2, "typing shown {during} times in seven seconds");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        run.telegram.calls("sendchataction").len(),
+        during,
+        "no typing once the answer is there"
+    );
     run.stop().await;
 }

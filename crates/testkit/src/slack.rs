@@ -316,6 +316,7 @@ async fn web_api(
                 json!({"channel": body["channel"], "ts": ts, "message": {"ts": ts, "text": body["text"]}}),
             )
         }
+        "chat.delete" => ok(json!({"channel": body["channel"], "ts": body["ts"]})),
         "chat.update" => ok(
             json!({"channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": {"text": body["text"]}}),
         ),
