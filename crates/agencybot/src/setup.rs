@@ -263,6 +263,7 @@ pub fn engine(
         read_reuse_ttl: Duration::from_secs(config.ofapi.reuse_reads_secs),
         user_turns_per_minute: NonZeroU32::new(config.limits.user_turns_per_minute),
         team_turns_per_minute: NonZeroU32::new(config.limits.team_turns_per_minute),
+        max_concurrent_turns: config.limits.concurrent_turns.max(1),
         ..EngineConfig::default()
     };
     let integrations = integrations(config, secrets, Some(&store))?;

@@ -90,6 +90,21 @@ async fn wait_for(limit: Duration, what: &str, dir: &Path, mut check: impl Async
     }
 }
 
+/// The team's usage records, as the store has them.
+async fn team_usage(schema: &PostgresSchema) -> Vec<agencybot_core::UsageRecord> {
+    let store = store(schema).await;
+    let team = store.team_by_name("Velvet").await.unwrap().unwrap();
+    let records = store
+        .usage_records(&agencybot_store::UsageFilter {
+            team_id: Some(team.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    records
+}
+
 fn count(texts: &[String], needle: &str) -> usize {
     texts.iter().filter(|t| t.contains(needle)).count()
 }
@@ -260,17 +275,7 @@ async fn a_webhook_update_sent_to_two_instances_and_again_after_a_restart_is_ans
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(count(&telegram.texts(111), "Earnings are up."), 1);
     assert_eq!(model.requests().len(), 1, "not answered again");
-    let store = store(&schema).await;
-    let team = store.team_by_name("Velvet").await.unwrap().unwrap();
-    let records = store
-        .usage_records(&agencybot_store::UsageFilter {
-            team_id: Some(team.id),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(records.len(), 1, "one usage record");
-    store.close().await;
+    assert_eq!(team_usage(&schema).await.len(), 1, "one usage record");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -538,18 +543,9 @@ async fn readyz_follows_the_store_and_metrics_count_a_turn_its_tokens_and_credit
     telegram
         .wait_for_text(Duration::from_secs(30), 111, "You earned plenty.")
         .await;
-    let store = store(&schema).await;
-    let team = store.team_by_name("Velvet").await.unwrap().unwrap();
-    let records = store
-        .usage_records(&agencybot_store::UsageFilter {
-            team_id: Some(team.id),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let records = team_usage(&schema).await;
     assert_eq!(records.len(), 1);
     assert!(records[0].credits > 0, "{:?}", records[0]);
-    store.close().await;
     let (status, page) = get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     let turns = metric(

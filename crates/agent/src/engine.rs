@@ -68,6 +68,9 @@ pub struct EngineConfig {
     /// How long a read's answer is reused by later turns of the team
     /// (unless the model asks for fresh data); zero turns reuse off.
     pub read_reuse_ttl: Duration,
+    /// Turns this process runs at once; more wait for a slot, so a burst
+    /// cannot take all the memory there is.
+    pub max_concurrent_turns: usize,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +87,7 @@ impl Default for EngineConfig {
             user_turns_per_minute: NonZeroU32::new(20),
             team_turns_per_minute: NonZeroU32::new(120),
             read_reuse_ttl: Duration::from_secs(120),
+            max_concurrent_turns: 2_000,
         }
     }
 }
@@ -369,6 +373,7 @@ pub struct Engine {
     sections: Vec<Arc<dyn PromptSection>>,
     apps: Arc<dyn tools::ConnectedApps>,
     channel_status: Arc<crate::ChannelStatus>,
+    turn_slots: tokio::sync::Semaphore,
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
     spend: Spend,
     limits: TurnLimits,
@@ -397,6 +402,7 @@ impl Engine {
         tools.register(Arc::new(builtin::ExportCsvTool));
         tools.register(Arc::new(builtin::ChooseModelTool::new(models.clone())));
         let limits = TurnLimits::new(config.user_turns_per_minute, config.team_turns_per_minute);
+        let slots = config.max_concurrent_turns.max(1);
         Engine {
             store,
             ofapi,
@@ -407,6 +413,7 @@ impl Engine {
             sections: Vec::new(),
             apps: Arc::new(tools::NoApps),
             channel_status: Arc::default(),
+            turn_slots: tokio::sync::Semaphore::new(slots),
             accounts: Mutex::new(HashMap::new()),
             spend: Spend::default(),
             limits,
@@ -503,6 +510,8 @@ impl Engine {
     /// from the user, the model or the API: every failure ends in a message.
     pub async fn handle(&self, request: TurnRequest, events: &EventSink) -> TurnReport {
         let started = Instant::now();
+        // Never closed, so a slot always comes.
+        let _slot = self.turn_slots.acquire().await;
         let model = self.model_for(&request).await;
         let mut meter = Meter::default();
         let turn = Turn {

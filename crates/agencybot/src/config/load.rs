@@ -234,6 +234,13 @@ fn validate(config: &Config, at: &dyn Fn(usize) -> Origin) -> Result<(), ConfigE
             Some("180 gives a request three minutes".into()),
         ));
     }
+    if config.limits.concurrent_turns == 0 {
+        return Err(invalid(
+            at(0),
+            "[limits] concurrent_turns must be at least 1".into(),
+            Some("the default, 2000, suits a 2-core machine".into()),
+        ));
+    }
     validate_providers(config, at)?;
     validate_web_search(&config.web_search, at)?;
     let mut team_names = HashSet::new();

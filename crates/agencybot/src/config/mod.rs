@@ -133,6 +133,8 @@ pub struct Limits {
     pub team_turns_per_minute: u32,
     /// A request stops starting model calls and API reads after this long.
     pub turn_deadline_secs: u64,
+    /// Requests this process answers at once; more wait their turn.
+    pub concurrent_turns: usize,
 }
 
 impl Default for Limits {
@@ -141,6 +143,7 @@ impl Default for Limits {
             user_turns_per_minute: 20,
             team_turns_per_minute: 120,
             turn_deadline_secs: 180,
+            concurrent_turns: 2_000,
         }
     }
 }
