@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_agent::{
-    ConfirmButton, Hub, Incoming, Outbox, Responder, ShownConfirmations, TurnReport, answered_text,
-    refusal, split_text, too_large,
+    Admission, ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations,
+    TurnReport, answered_text, refusal, split_text, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -210,6 +210,7 @@ pub async fn serve(
         token,
         bot_user: me.user_id.to_string(),
         shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
+        told_denied: Mutex::new(Seen::new(REMEMBERED_CONVERSATIONS)),
     });
     tracing::info!(channel = hub.channel_name(), bot = %adapter.bot_user, "Slack channel is live");
     let (inbox, deliveries) = mpsc::channel(INBOX_CAPACITY);
@@ -465,6 +466,9 @@ struct Adapter {
     bot_user: String,
     /// Confirmation messages (by ts) not yet edited to show their outcome.
     shown: Arc<ShownConfirmations<String>>,
+    /// Who was already told, in which channel and thread, that they may
+    /// not use the bot: told once, and only them.
+    told_denied: Mutex<Seen<(String, String, String)>>,
 }
 
 /// A message the adapter decided to answer.
@@ -738,11 +742,36 @@ impl Adapter {
             responder: responder.clone(),
         };
         let admission = self.hub.submit(incoming).await;
-        if let Some(text) = refusal(&admission, || {
-            format!(
-                "Sorry <@{user}>, you're not allowed to use agencybot yet. Ask an admin to add your Slack ID ({user})."
-            )
-        }) {
+        if matches!(admission, Ok(Admission::Denied)) {
+            // Only they see it, once per channel and thread: a stranger's
+            // messages do not fill a shared channel with refusals.
+            let place = (
+                responder.channel.to_string(),
+                responder
+                    .thread
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                user.to_owned(),
+            );
+            let first = self
+                .told_denied
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .put(place, ());
+            if first {
+                responder
+                    .post_ephemeral(
+                        user,
+                        &format!(
+                            "Sorry, you're not allowed to use agencybot yet. Ask an admin to add your Slack ID ({user})."
+                        ),
+                    )
+                    .await;
+            }
+            return;
+        }
+        if let Some(text) = refusal(&admission, String::new) {
             responder.post(&text, None).await;
         }
     }
@@ -836,6 +865,27 @@ impl SlackResponder {
     /// Which conversation's confirmation messages these are.
     fn shown_key(&self) -> String {
         format!("{}/{}", self.channel, self.place())
+    }
+
+    /// A message only `user` sees (in the thread, if any).
+    async fn post_ephemeral(&self, user: &str, text: &str) {
+        let mut request = SlackApiChatPostEphemeralRequest::new(
+            self.channel.clone(),
+            SlackUserId::new(user.to_owned()),
+            SlackMessageContent::new().with_text(text.to_owned()),
+        );
+        if let Some(thread) = &self.thread {
+            request = request.with_thread_ts(thread.clone());
+        }
+        let session = self.client.open_session(&self.token);
+        match tokio::time::timeout(CALL_TIMEOUT, session.chat_post_ephemeral(&request)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                self.hub.report_error(&error);
+                tracing::warn!(%error, "cannot post an ephemeral Slack message");
+            }
+            Err(_) => tracing::warn!("Slack did not answer chat.postEphemeral in time"),
+        }
     }
 
     /// Posts one message (in the thread, if any); returns its ts.

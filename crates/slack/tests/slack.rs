@@ -190,6 +190,45 @@ async fn a_dm_gets_a_sandbox_backed_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_in_a_channel_is_told_once_per_thread_and_only_they_see_it() {
+    let run = running().await;
+    let first = run
+        .slack
+        .mention("C9", STRANGER, "how much did we earn?", None);
+    let thread = first["ts"].as_str().unwrap().to_owned();
+    for event in [
+        first,
+        run.slack.mention("C9", STRANGER, "hello??", Some(&thread)),
+    ] {
+        let (_, callback) = run.slack.event_callback(event);
+        run.slack.socket_event(callback);
+    }
+    run.wait_for_text("C9", "not allowed").await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let told = run.slack.calls("chat.postEphemeral");
+    assert_eq!(told.len(), 1, "once per thread: {told:?}");
+    assert_eq!(told[0]["user"], STRANGER);
+    assert_eq!(told[0]["thread_ts"], thread.as_str());
+    assert!(
+        run.slack
+            .calls("chat.postMessage")
+            .iter()
+            .all(|c| c["channel"] != "C9"),
+        "nothing the whole channel sees"
+    );
+    // Another thread is another place to be told, once.
+    let (_, callback) = run
+        .slack
+        .event_callback(run.slack.mention("C9", STRANGER, "anyone?", None));
+    run.slack.socket_event(callback);
+    run.slack
+        .wait_until(WAIT, |s| s.calls("chat.postEphemeral").len() == 2)
+        .await;
+    assert!(run.stack.model.requests().is_empty());
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stranger_is_refused_without_a_model_call() {
     let run = running().await;
     let (_, callback) = run

@@ -189,14 +189,16 @@ impl FakeSlack {
             .collect()
     }
 
-    /// Texts posted or updated in `channel`, in order.
+    /// Texts posted (also ephemerally) or updated in `channel`, in order.
     #[must_use]
     pub fn texts(&self, channel: &str) -> Vec<String> {
         self.lock()
             .calls
             .iter()
             .filter(|c| {
-                (c.method == "chat.postMessage" || c.method == "chat.update")
+                (c.method == "chat.postMessage"
+                    || c.method == "chat.update"
+                    || c.method == "chat.postEphemeral")
                     && c.body["channel"] == channel
             })
             .filter_map(|c| c.body["text"].as_str().map(str::to_owned))
@@ -316,6 +318,7 @@ async fn web_api(
                 json!({"channel": body["channel"], "ts": ts, "message": {"ts": ts, "text": body["text"]}}),
             )
         }
+        "chat.postEphemeral" => ok(json!({"message_ts": fake.next_ts()})),
         "chat.delete" => ok(json!({"channel": body["channel"], "ts": body["ts"]})),
         "chat.update" => ok(
             json!({"channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": {"text": body["text"]}}),
