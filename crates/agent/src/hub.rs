@@ -716,58 +716,10 @@ pub fn too_large(
     })
 }
 
-/// Splits `text` into pieces of at most `limit` characters, preferring
-/// paragraph breaks, then line breaks, then spaces. Nothing is lost: the
-/// pieces hold every character of `text` but the breaks they were cut at.
-#[must_use]
-pub fn split_text(text: &str, limit: usize) -> Vec<String> {
-    split_text_by(text, limit, |piece| piece.chars().count())
-}
-
 /// How long `text` is in UTF-16 code units, as Telegram counts its limits.
 #[must_use]
 pub fn utf16_len(text: &str) -> usize {
     text.encode_utf16().count()
-}
-
-/// [`split_text`] with the length of a piece measured by `units` (which
-/// must add up over characters, as chars, bytes and UTF-16 units do).
-#[must_use]
-pub fn split_text_by(text: &str, limit: usize, units: fn(&str) -> usize) -> Vec<String> {
-    let limit = limit.max(1);
-    let mut pieces = Vec::new();
-    let mut rest = text.trim();
-    while units(rest) > limit {
-        // The longest prefix within the limit, and never empty, so that a
-        // character longer than the limit on its own still moves on.
-        let mut end = 0;
-        let mut used = 0;
-        for (at, character) in rest.char_indices() {
-            let next = at + character.len_utf8();
-            used += units(&rest[at..next]);
-            if used > limit && end > 0 {
-                break;
-            }
-            end = next;
-        }
-        let window = &rest[..end];
-        let cut = ["\n\n", "\n", " "].iter().find_map(|separator| {
-            window
-                .rfind(separator)
-                .filter(|&at| at > 0)
-                .map(|at| (at, separator.len()))
-        });
-        let (head, tail) = match cut {
-            Some((at, separator)) => (&rest[..at], &rest[at + separator..]),
-            None => rest.split_at(end),
-        };
-        pieces.push(head.trim_end().to_owned());
-        rest = tail.trim_start();
-    }
-    if !rest.is_empty() {
-        pieces.push(rest.to_owned());
-    }
-    pieces
 }
 
 #[cfg(test)]
@@ -787,42 +739,6 @@ mod tests {
             answered_text(&format!("{PROPOSAL_HEADING}\n• X"), "🚫 Cancelled"),
             "🚫 Cancelled"
         );
-    }
-
-    #[test]
-    fn split_prefers_paragraphs_and_loses_nothing() {
-        let text =
-            "First paragraph here.\n\nSecond paragraph is a bit longer.\nWith a second line.";
-        let pieces = split_text(text, 40);
-        assert_eq!(
-            pieces,
-            [
-                "First paragraph here.",
-                "Second paragraph is a bit longer.",
-                "With a second line."
-            ]
-        );
-        let long_word = "x".repeat(25);
-        assert_eq!(
-            split_text(&long_word, 10),
-            ["xxxxxxxxxx", "xxxxxxxxxx", "xxxxx"]
-        );
-        let emoji = "💸".repeat(5);
-        assert_eq!(
-            split_text(&emoji, 2).concat(),
-            emoji,
-            "cuts on character boundaries"
-        );
-        assert!(split_text("", 10).is_empty());
-    }
-
-    #[test]
-    fn every_word_survives_splitting() {
-        let text: String = (0..2000).map(|i| format!("word{i} ")).collect::<String>() + "\n\nend";
-        let pieces = split_text(&text, 4096);
-        assert!(pieces.iter().all(|p| p.chars().count() <= 4096));
-        let words: Vec<&str> = pieces.iter().flat_map(|p| p.split_whitespace()).collect();
-        assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
     }
 
     #[test]
@@ -876,30 +792,5 @@ mod tests {
         }
         assert_eq!(seen.len(), 3);
         assert_eq!(seen.get(&9_999), Some(&"more"));
-    }
-
-    #[test]
-    fn splitting_by_utf16_units_keeps_emoji_whole_and_within_the_limit() {
-        // Each 💸 is two UTF-16 units: 3,000 of them are 6,000 units.
-        let emoji = "💸".repeat(3_000);
-        assert_eq!(utf16_len(&emoji), 6_000);
-        let pieces = split_text_by(&emoji, 4096, utf16_len);
-        assert!(pieces.len() >= 2);
-        assert!(
-            pieces.iter().all(|p| utf16_len(p) <= 4096),
-            "{:?}",
-            pieces.iter().map(|p| utf16_len(p)).collect::<Vec<_>>()
-        );
-        assert_eq!(pieces.concat(), emoji, "nothing is lost");
-        // By characters the same text fits one piece over Telegram's limit.
-        assert!(utf16_len(&split_text(&emoji, 4096)[0]) > 4096);
-        let mixed = format!("{} {}", "a".repeat(4095), "💸 b");
-        let pieces = split_text_by(&mixed, 4096, utf16_len);
-        assert_eq!(pieces, ["a".repeat(4095), "💸 b".to_owned()]);
-        assert_eq!(
-            split_text_by("💸💸", 1, utf16_len),
-            ["💸", "💸"],
-            "a character over the limit still goes"
-        );
     }
 }

@@ -23,10 +23,12 @@ mod discovery;
 mod engine;
 mod hub;
 mod lease;
+pub mod markup;
 mod memory;
 pub mod metrics;
 mod model;
 mod prompt;
+pub mod reply;
 mod status;
 pub mod tokens;
 mod tools;
@@ -41,8 +43,8 @@ pub use engine::{
 };
 pub use hub::{
     Admission, ConfirmButton, Hub, HubError, Incoming, MAX_QUEUED_PER_CONVERSATION, Outbox,
-    PROPOSAL_HEADING, Responder, Seen, ShownConfirmations, answered_text, refusal, split_text,
-    split_text_by, too_large, utf16_len,
+    PROPOSAL_HEADING, Responder, Seen, ShownConfirmations, answered_text, refusal, too_large,
+    utf16_len,
 };
 pub use lease::{LEASE_TTL, Lease, instance_id};
 pub use model::{

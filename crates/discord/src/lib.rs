@@ -7,15 +7,20 @@
 //! the listed servers if any are listed. Nothing the bot sends pings
 //! anyone: answers quote text that may hold `@everyone`. Writes are
 //! confirmed with buttons; only the requester's click counts. Answers are
-//! split at 2,000 characters; files up to 10 MB are attached.
+//! written in Discord's Markdown and posted (so Discord notifies) in
+//! messages of up to 2,000 characters, cut between paragraphs and never
+//! inside a code block; files up to 10 MB are attached.
+
+mod format;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use agencybot_agent::reply::{self, GiveWay, ProgressMessage, Repeating, Surface};
 use agencybot_agent::{
     ConfirmButton, Hub, Incoming, Lease, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
-    answered_text, refusal, split_text, too_large,
+    answered_text, refusal, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -136,6 +141,7 @@ pub async fn serve(
         ready: Notify::new(),
         threads: Mutex::new(Seen::new(REMEMBERED_THREADS)),
         told_dm: Mutex::new(Seen::new(REMEMBERED_DM_USERS)),
+        told_denied: Mutex::new(Seen::new(REMEMBERED_DM_USERS)),
         guilds: options.guilds.iter().copied().map(GuildId::new).collect(),
         shown: Arc::new(ShownConfirmations::new(REMEMBERED_CONVERSATIONS)),
     });
@@ -223,6 +229,9 @@ struct Adapter {
     threads: Mutex<Seen<ChannelId, Option<ChannelId>>>,
     /// Users already told that DMs are not served.
     told_dm: Mutex<Seen<UserId>>,
+    /// Who was told, in which channel or thread, that they may not use the
+    /// bot: said once, not at every message.
+    told_denied: Mutex<Seen<(ChannelId, UserId)>>,
     /// Servers served; empty serves all.
     guilds: HashSet<GuildId>,
     /// Confirmation messages not yet edited to show their outcome.
@@ -355,10 +364,12 @@ impl Adapter {
         match self.hub.access(&user_id).await {
             Ok((_, access)) if access.role().is_some() => {}
             Ok(_) => {
-                let _ = message
-                    .channel_id
-                    .send_message(&http, quiet(NOT_ALLOWED).reference_message(&message))
-                    .await;
+                if Self::lock(&self.told_denied).insert((message.channel_id, message.author.id)) {
+                    let _ = message
+                        .channel_id
+                        .send_message(&http, quiet(NOT_ALLOWED).reference_message(&message))
+                        .await;
+                }
                 return;
             }
             Err(error) => {
@@ -445,6 +456,35 @@ impl Adapter {
             let _ = click.create_response(&http, reply).await;
             return;
         };
+        // A click on a question already decided (a double click, an old
+        // message): the outcome is shown to the clicker alone and on the
+        // message; nothing is decided again and no turn runs.
+        if let Some(outcome) = self.hub.decided_text(&button.action_ids()).await {
+            let popup = format::chunks(&outcome, Platform::Discord.message_limit())
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let reply = CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(popup)
+                    .ephemeral(true)
+                    .allowed_mentions(no_mentions()),
+            );
+            let _ = click.create_response(&http, reply).await;
+            DiscordResponder::new(
+                http.clone(),
+                click.channel_id,
+                self.hub.clone(),
+                self.shown.clone(),
+                None,
+            )
+            .show_outcome(
+                click.message.id,
+                &answered_text(&click.message.content, &outcome),
+            )
+            .await;
+            return;
+        }
         let _ = click
             .create_response(&http, CreateInteractionResponse::Acknowledge)
             .await;
@@ -572,15 +612,78 @@ fn buttons(actions: &[ProposedAction]) -> Vec<CreateActionRow> {
     rows
 }
 
+/// How often "typing…" is repeated during a long turn: Discord shows it
+/// for ten seconds.
+const TYPING_REPEAT: Duration = Duration::from_secs(8);
+
 struct DiscordResponder {
     http: Arc<Http>,
     channel: ChannelId,
     hub: Hub,
-    progress: Mutex<Option<MessageId>>,
+    /// "On it…", removed once the answer is posted.
+    progress: ProgressMessage<MessageId>,
+    /// Repeats "typing…" while the turn works.
+    typing: Repeating,
     shown: Arc<ShownConfirmations<MessageId>>,
     /// The message a button click came from, its actions and text (it may
     /// predate this process, so not be among `shown`).
     pressed: Option<(MessageId, Vec<i64>, String)>,
+}
+
+/// The channel or thread as [`reply::show`] uses it, with the buttons a
+/// text carries.
+struct DiscordChat<'a> {
+    responder: &'a DiscordResponder,
+    rows: Vec<CreateActionRow>,
+}
+
+impl DiscordChat<'_> {
+    fn rows(&self, buttons: bool) -> Vec<CreateActionRow> {
+        if buttons {
+            self.rows.clone()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl Surface for DiscordChat<'_> {
+    type Id = MessageId;
+    type Piece = String;
+
+    async fn post(&self, piece: &String, buttons: bool) -> Option<MessageId> {
+        self.responder
+            .send(quiet(piece.clone()).components(self.rows(buttons)))
+            .await
+    }
+
+    async fn edit(&self, id: &MessageId, piece: &String, buttons: bool) -> bool {
+        let edit = EditMessage::new()
+            .content(piece.clone())
+            .components(self.rows(buttons))
+            .allowed_mentions(no_mentions());
+        let responder = self.responder;
+        matches!(
+            tokio::time::timeout(
+                CALL_TIMEOUT,
+                responder.channel.edit_message(&responder.http, *id, edit),
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    }
+
+    async fn remove(&self, id: &MessageId) -> bool {
+        let responder = self.responder;
+        matches!(
+            tokio::time::timeout(
+                CALL_TIMEOUT,
+                responder.channel.delete_message(&responder.http, *id),
+            )
+            .await,
+            Ok(Ok(()))
+        )
+    }
 }
 
 impl DiscordResponder {
@@ -595,7 +698,8 @@ impl DiscordResponder {
             http,
             channel,
             hub,
-            progress: Mutex::new(None),
+            progress: ProgressMessage::default(),
+            typing: Repeating::default(),
             shown,
             pressed,
         }
@@ -603,22 +707,14 @@ impl DiscordResponder {
 
     /// Replaces a decided confirmation message with its outcome, buttons gone.
     async fn show_outcome(&self, message: MessageId, text: &str) {
-        let piece = split_text(text, Platform::Discord.message_limit())
-            .into_iter()
-            .next()
+        let chat = DiscordChat {
+            responder: self,
+            rows: Vec::new(),
+        };
+        let piece = format::chunks(text, Platform::Discord.message_limit())
+            .pop()
             .unwrap_or_default();
-        let edit = EditMessage::new()
-            .content(piece)
-            .components(Vec::new())
-            .allowed_mentions(no_mentions());
-        if !matches!(
-            tokio::time::timeout(
-                CALL_TIMEOUT,
-                self.channel.edit_message(&self.http, message, edit),
-            )
-            .await,
-            Ok(Ok(_))
-        ) {
+        if !chat.edit(&message, &piece, false).await {
             tracing::debug!("cannot edit a Discord confirmation message");
         }
     }
@@ -641,41 +737,17 @@ impl DiscordResponder {
         }
     }
 
-    /// Sends `text` in pieces of at most 2,000 characters; the first replaces
-    /// the progress message, the last carries the buttons. Returns the last.
+    /// Sends `text` in pieces Discord takes whole, posted so that Discord
+    /// notifies (an edit does not), with "On it…" removed after them; the
+    /// last piece carries the buttons. Returns the last.
     async fn send_text(&self, text: &str, rows: Vec<CreateActionRow>) -> Option<MessageId> {
-        let pieces = split_text(text, Platform::Discord.message_limit());
-        let last = pieces.len().saturating_sub(1);
-        let mut sent = None;
-        for (index, piece) in pieces.into_iter().enumerate() {
-            let components = if index == last {
-                rows.clone()
-            } else {
-                Vec::new()
-            };
-            let progress = if index == 0 {
-                Adapter::lock(&self.progress).take()
-            } else {
-                None
-            };
-            if let Some(progress) = progress {
-                let edit = EditMessage::new()
-                    .content(piece.clone())
-                    .components(components.clone())
-                    .allowed_mentions(no_mentions());
-                if let Ok(Ok(_)) = tokio::time::timeout(
-                    CALL_TIMEOUT,
-                    self.channel.edit_message(&self.http, progress, edit),
-                )
-                .await
-                {
-                    sent = Some(progress);
-                    continue;
-                }
-            }
-            sent = self.send(quiet(piece).components(components)).await;
-        }
-        sent
+        let pieces = format::chunks(text, Platform::Discord.message_limit());
+        let buttons = !rows.is_empty();
+        let chat = DiscordChat {
+            responder: self,
+            rows,
+        };
+        reply::show(&chat, &self.progress, &pieces, buttons, GiveWay::Repost).await
     }
 
     async fn send_file(&self, file: Attachment) {
@@ -698,15 +770,31 @@ impl Responder for DiscordResponder {
         Box::pin(async move {
             match event {
                 OutboundMessage::Typing => {
-                    let _ = tokio::time::timeout(
-                        CALL_TIMEOUT,
-                        self.channel.broadcast_typing(&self.http),
-                    )
-                    .await;
+                    let (http, channel) = (self.http.clone(), self.channel);
+                    let typing = move || {
+                        let http = http.clone();
+                        async move {
+                            let _ =
+                                tokio::time::timeout(CALL_TIMEOUT, channel.broadcast_typing(&http))
+                                    .await;
+                        }
+                    };
+                    typing().await;
+                    self.typing.start(TYPING_REPEAT, typing);
                 }
                 OutboundMessage::Progress(text) => {
+                    // Later progress (a rate limit's wait) replaces "On it…".
+                    if let Some(shown) = self.progress.shown() {
+                        let chat = DiscordChat {
+                            responder: self,
+                            rows: Vec::new(),
+                        };
+                        if chat.edit(&shown, &text, false).await {
+                            return;
+                        }
+                    }
                     if let Some(id) = self.send(quiet(text)).await {
-                        *Adapter::lock(&self.progress) = Some(id);
+                        self.progress.set(id);
                     }
                 }
                 OutboundMessage::Text(text) => {
@@ -729,6 +817,7 @@ impl Responder for DiscordResponder {
     /// in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            self.typing.stop();
             let decided = self
                 .shown
                 .decided(&self.hub, &self.channel.to_string())

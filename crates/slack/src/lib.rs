@@ -13,9 +13,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agencybot_agent::reply::{self, GiveWay, ProgressMessage, Surface};
 use agencybot_agent::{
     Admission, ConfirmButton, Hub, Incoming, Outbox, Responder, Seen, ShownConfirmations,
-    TurnReport, answered_text, refusal, split_text, too_large,
+    TurnReport, answered_text, refusal, too_large,
 };
 use agencybot_core::{
     Attachment, ConversationKey, InboundContent, InboundMessage, OutboundMessage, Platform,
@@ -164,7 +165,7 @@ impl Outbox for SlackOutbox {
                 hub: self.hub.clone(),
                 channel: SlackChannelId::new(destination.to_owned()),
                 thread: None,
-                progress: Mutex::new(None),
+                progress: ProgressMessage::default(),
                 shown: self.shown.clone(),
                 pressed: None,
             }) as Arc<dyn Responder>
@@ -716,7 +717,7 @@ impl Adapter {
             hub: self.hub.clone(),
             channel: SlackChannelId::new(channel.to_owned()),
             thread: thread.map(SlackTs::new),
-            progress: Mutex::new(None),
+            progress: ProgressMessage::default(),
             shown: self.shown.clone(),
             pressed,
         }
@@ -790,8 +791,8 @@ struct SlackResponder {
     hub: Hub,
     channel: SlackChannelId,
     thread: Option<SlackTs>,
-    /// "On it…", replaced by the first part of the answer.
-    progress: Mutex<Option<SlackTs>>,
+    /// "On it…", removed once the answer is posted.
+    progress: ProgressMessage<SlackTs>,
     shown: Arc<ShownConfirmations<String>>,
     /// The question a button press came from (it may predate this process).
     pressed: Option<Pressed>,
@@ -927,65 +928,23 @@ impl SlackResponder {
         )
     }
 
-    /// Sends `text` in pieces Slack shows whole; the first replaces the
-    /// progress message, the last carries the buttons. Returns the last.
-    /// The answer is posted, so Slack notifies (an edit does not), and
-    /// "On it…" is then removed.
-    async fn send_answer(&self, text: &str) {
-        let progress = self
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let mrkdwn = format::markdown_to_mrkdwn(text);
-        let mut posted = false;
-        for piece in split_text(&mrkdwn, Platform::Slack.message_limit()) {
-            posted |= self
-                .post(&piece, Some(vec![section(&piece)]))
-                .await
-                .is_some();
-        }
-        if posted && let Some(progress) = progress {
-            let delete = SlackApiChatDeleteRequest::new(self.channel.clone(), progress);
-            let session = self.client.open_session(&self.token);
-            if !matches!(
-                tokio::time::timeout(CALL_TIMEOUT, session.chat_delete(&delete)).await,
-                Ok(Ok(_))
-            ) {
-                tracing::debug!("cannot remove a Slack progress message");
-            }
-        }
-    }
-
+    /// Sends `text` in pieces Slack shows whole, posted so that Slack
+    /// notifies (an edit does not), with "On it…" removed after them; the
+    /// last piece carries the buttons. Returns the last.
     async fn send_text(&self, text: &str, actions: Option<&[ProposedAction]>) -> Option<SlackTs> {
-        let mrkdwn = format::markdown_to_mrkdwn(text);
-        let pieces = split_text(&mrkdwn, Platform::Slack.message_limit());
-        let last = pieces.len().saturating_sub(1);
-        let mut sent = None;
-        for (index, piece) in pieces.iter().enumerate() {
-            let mut blocks = vec![section(piece)];
-            if index == last
-                && let Some(actions) = actions
-            {
-                blocks.push(buttons(actions, &self.place()));
-            }
-            let progress = if index == 0 {
-                self.progress
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-            } else {
-                None
-            };
-            if let Some(progress) = progress
-                && self.update(&progress, piece, blocks.clone()).await
-            {
-                sent = Some(progress);
-                continue;
-            }
-            sent = self.post(piece, Some(blocks)).await;
-        }
-        sent
+        let pieces = format::chunks(text, Platform::Slack.message_limit());
+        let chat = SlackChat {
+            responder: self,
+            actions,
+        };
+        reply::show(
+            &chat,
+            &self.progress,
+            &pieces,
+            actions.is_some(),
+            GiveWay::Repost,
+        )
+        .await
     }
 
     async fn send_file(&self, file: Attachment) {
@@ -1055,13 +1014,12 @@ impl Responder for SlackResponder {
                 OutboundMessage::Typing => {}
                 OutboundMessage::Progress(text) => {
                     if let Some(ts) = self.post(&text, None).await {
-                        *self
-                            .progress
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ts);
+                        self.progress.set(ts);
                     }
                 }
-                OutboundMessage::Text(text) => self.send_answer(&text).await,
+                OutboundMessage::Text(text) => {
+                    self.send_text(&text, None).await;
+                }
                 OutboundMessage::Confirmation { text, actions } => {
                     if let Some(ts) = self.send_text(&text, Some(&actions)).await {
                         let ids = actions.iter().map(|a| a.id).collect();
@@ -1094,9 +1052,56 @@ impl Responder for SlackResponder {
     }
 }
 
+/// The conversation as [`reply::show`] uses it, with the actions a text
+/// asks about.
+struct SlackChat<'a> {
+    responder: &'a SlackResponder,
+    actions: Option<&'a [ProposedAction]>,
+}
+
+impl SlackChat<'_> {
+    fn blocks(&self, piece: &str, with_buttons: bool) -> Vec<SlackBlock> {
+        let mut blocks = vec![section(piece)];
+        if with_buttons && let Some(actions) = self.actions {
+            blocks.push(buttons(actions, &self.responder.place()));
+        }
+        blocks
+    }
+}
+
+impl Surface for SlackChat<'_> {
+    type Id = SlackTs;
+    type Piece = String;
+
+    async fn post(&self, piece: &String, buttons: bool) -> Option<SlackTs> {
+        self.responder
+            .post(piece, Some(self.blocks(piece, buttons)))
+            .await
+    }
+
+    async fn edit(&self, id: &SlackTs, piece: &String, buttons: bool) -> bool {
+        self.responder
+            .update(id, piece, self.blocks(piece, buttons))
+            .await
+    }
+
+    async fn remove(&self, id: &SlackTs) -> bool {
+        let delete = SlackApiChatDeleteRequest::new(self.responder.channel.clone(), id.clone());
+        let session = self.responder.client.open_session(&self.responder.token);
+        matches!(
+            tokio::time::timeout(CALL_TIMEOUT, session.chat_delete(&delete)).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
 impl SlackResponder {
+    /// Replaces the question's last message (the one with the buttons) with
+    /// the end of `text`, where the outcome is.
     async fn show_outcome(&self, ts: &str, text: &str) {
-        let mrkdwn = format::markdown_to_mrkdwn(text);
+        let mrkdwn = format::chunks(text, Platform::Slack.message_limit())
+            .pop()
+            .unwrap_or_default();
         if !self
             .update(
                 &SlackTs::new(ts.to_owned()),
@@ -1107,5 +1112,112 @@ impl SlackResponder {
         {
             tracing::debug!("cannot edit a Slack confirmation message");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The bot scope each Web API method this crate calls needs, as Slack's
+    /// method reference lists it; `auth.test` needs none.
+    const SCOPE_OF_METHOD: &[(&str, Option<&str>)] = &[
+        ("auth_test", None),
+        ("chat_post_message", Some("chat:write")),
+        ("chat_post_ephemeral", Some("chat:write")),
+        ("chat_update", Some("chat:write")),
+        ("chat_delete", Some("chat:write")),
+        ("get_upload_url_external", Some("files:write")),
+        // The bytes go to the URL Slack handed out, not to a Web API method.
+        ("files_upload_via_url", None),
+        ("files_complete_upload_external", Some("files:write")),
+    ];
+
+    /// The scope each subscribed event needs.
+    const SCOPE_OF_EVENT: &[(&str, &str)] = &[
+        ("app_mention", "app_mentions:read"),
+        ("message.im", "im:history"),
+        ("message.channels", "channels:history"),
+        ("message.groups", "groups:history"),
+    ];
+
+    const MANIFEST: &str = include_str!("../../../config/slack-app-manifest.yml");
+
+    /// The `- item` lines under the manifest key `section:` (by indentation).
+    fn manifest_list(section: &str) -> BTreeSet<String> {
+        let mut items = BTreeSet::new();
+        let mut inside: Option<usize> = None;
+        for line in MANIFEST.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if trimmed == format!("{section}:") {
+                inside = Some(indent);
+                continue;
+            }
+            if let Some(depth) = inside {
+                match trimmed.strip_prefix("- ") {
+                    Some(item) if indent >= depth => {
+                        items.insert(item.trim().to_owned());
+                    }
+                    _ => inside = None,
+                }
+            }
+        }
+        items
+    }
+
+    /// Every method the crate's source calls on a Slack session.
+    fn methods_called() -> BTreeSet<String> {
+        let source = include_str!("lib.rs");
+        let mut methods = BTreeSet::new();
+        for (at, word) in source.match_indices("session") {
+            let Some(rest) = source[at + word.len()..].trim_start().strip_prefix('.') else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with('(') {
+                methods.insert(name);
+            }
+        }
+        methods
+    }
+
+    #[test]
+    fn the_manifest_asks_for_exactly_the_scopes_the_bot_uses() {
+        let called = methods_called();
+        for method in [
+            "chat_post_message",
+            "chat_delete",
+            "get_upload_url_external",
+        ] {
+            assert!(called.contains(method), "{called:?}");
+        }
+        let mut needed = BTreeSet::new();
+        for method in &called {
+            let scope = SCOPE_OF_METHOD
+                .iter()
+                .find(|(name, _)| name == method)
+                .unwrap_or_else(|| {
+                    panic!("`{method}` is called: add the scope it needs to the table")
+                })
+                .1;
+            needed.extend(scope.map(str::to_owned));
+        }
+        let events = manifest_list("bot_events");
+        assert_eq!(
+            events,
+            SCOPE_OF_EVENT
+                .iter()
+                .map(|(event, _)| (*event).to_owned())
+                .collect()
+        );
+        needed.extend(SCOPE_OF_EVENT.iter().map(|(_, scope)| (*scope).to_owned()));
+        assert_eq!(manifest_list("bot"), needed, "the manifest's bot scopes");
     }
 }

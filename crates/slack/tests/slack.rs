@@ -327,7 +327,7 @@ async fn only_the_requesters_button_runs_the_write_once() {
     let block_id = actions["block_id"].as_str().unwrap().to_owned();
     let yes = actions["elements"][0].clone();
     assert_eq!(yes["text"]["text"], "Yes");
-    let message_ts = question["ts"].as_str().unwrap_or(&thread).to_owned();
+    let message_ts = question["posted_ts"].as_str().unwrap_or(&thread).to_owned();
     let click = |user: &str| {
         run.slack.click(
             "C2",
@@ -383,6 +383,130 @@ async fn a_long_answer_arrives_in_several_messages_with_nothing_lost() {
     assert!(texts.iter().all(|t| t.chars().count() <= 3000));
     let words: Vec<&str> = texts.iter().flat_map(|t| t.split_whitespace()).collect();
     assert_eq!(words, answer.split_whitespace().collect::<Vec<_>>());
+    run.stop().await;
+}
+
+/// What the bot posted to `channel` with `chat.postMessage`: each message's
+/// text and its section blocks' texts.
+fn posted(slack: &FakeSlack, channel: &str) -> Vec<(String, Vec<String>)> {
+    slack
+        .calls("chat.postMessage")
+        .iter()
+        .filter(|call| call["channel"] == channel)
+        .map(|call| {
+            let sections = call["blocks"]
+                .as_array()
+                .map(|blocks| {
+                    blocks
+                        .iter()
+                        .filter(|block| block["type"] == "section")
+                        .map(|block| {
+                            assert_eq!(block["text"]["type"], "mrkdwn");
+                            block["text"]["text"].as_str().unwrap().to_owned()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (call["text"].as_str().unwrap_or("").to_owned(), sections)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn markdown_from_the_model_arrives_as_mrkdwn() {
+    let run = running().await;
+    run.stack.model.push(Reply::text(
+        "## Top fans this week\n\n- **Alex** spent ~~$10~~ $12 on [her page](https://onlyfans.com/alex?ref=1&src=bot)\n- Sam <vip> & co\n\n1. Reply to Alex\n2. Thank Sam",
+    ));
+    let (_, callback) = run.slack.event_callback(run.slack.dm(ANN, "top fans"));
+    run.slack.socket_event(callback);
+    let dm = format!("D{ANN}");
+    run.wait_for_text(&dm, "Thank Sam").await;
+    let (text, sections) = posted(&run.slack, &dm)
+        .into_iter()
+        .find(|(text, _)| text.contains("Thank Sam"))
+        .unwrap();
+    assert_eq!(
+        text,
+        "*Top fans this week*\n\n• *Alex* spent ~$10~ $12 on <https://onlyfans.com/alex?ref=1&amp;src=bot|her page>\n• Sam &lt;vip&gt; &amp; co\n\n1. Reply to Alex\n2. Thank Sam"
+    );
+    assert_eq!(sections, [text.clone()], "the block shows the same mrkdwn");
+    run.stop().await;
+}
+
+/// Whether `text` is whole mrkdwn: every `&` starts one of the three escapes
+/// and every `<` opens a link closed in the same text.
+fn whole_mrkdwn(text: &str) -> Result<(), String> {
+    for (at, _) in text.match_indices('&') {
+        let rest = &text[at..];
+        if !["&amp;", "&lt;", "&gt;"]
+            .iter()
+            .any(|escape| rest.starts_with(escape))
+        {
+            return Err(format!(
+                "a cut escape at {at}: {:?}",
+                &rest[..rest.len().min(12)]
+            ));
+        }
+    }
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let tail = &rest[open..];
+        let close = tail
+            .find('>')
+            .ok_or_else(|| format!("an unclosed link: {tail:?}"))?;
+        let link = &tail[1..close];
+        if !link.starts_with("https://") || link.contains('<') {
+            return Err(format!("a cut link: {link:?}"));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_answer_is_never_cut_inside_an_escape_or_a_link() {
+    let run = running().await;
+    // Escaping makes each line longer than it reads, so pieces measured
+    // before escaping would overflow Slack's 3,000-character sections.
+    let answer: String = (0..120)
+        .map(|i| {
+            format!(
+                "Fan <{i}> & partner && more: [profile {i}](https://onlyfans.com/u{i}?a=1&b=2&c=3) said \"<3 & <3\"\n"
+            )
+        })
+        .collect();
+    run.stack.model.push(Reply::text(answer.trim()));
+    let (_, callback) = run.slack.event_callback(run.slack.dm(ANN, "every fan"));
+    run.slack.socket_event(callback);
+    let dm = format!("D{ANN}");
+    run.wait_for_text(&dm, "profile 119").await;
+    let pieces: Vec<(String, Vec<String>)> = posted(&run.slack, &dm)
+        .into_iter()
+        .filter(|(text, _)| text.contains("Fan "))
+        .collect();
+    assert!(pieces.len() >= 3, "{}", pieces.len());
+    for (text, sections) in &pieces {
+        assert!(text.chars().count() <= 3000, "{}", text.chars().count());
+        assert!(sections.iter().all(|s| s.chars().count() <= 3000));
+        whole_mrkdwn(text).unwrap();
+    }
+    let links: usize = pieces
+        .iter()
+        .map(|(text, _)| text.matches("?a=1&amp;b=2&amp;c=3|profile ").count())
+        .sum();
+    assert_eq!(links, 120, "every link arrives whole, once");
+    let shown: String = pieces
+        .iter()
+        .map(|(text, _)| text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for i in 0..120 {
+        assert!(
+            shown.contains(&format!("Fan &lt;{i}&gt; &amp; partner &amp;&amp; more")),
+            "{i}"
+        );
+    }
     run.stop().await;
 }
 
@@ -513,7 +637,7 @@ async fn interactivity_over_http_is_verified_like_events() {
     let yes = &actions["elements"][0];
     let payload = run.slack.click(
         &dm,
-        question["ts"].as_str().unwrap_or("1"),
+        question["posted_ts"].as_str().unwrap_or("1"),
         ANN,
         yes["action_id"].as_str().unwrap(),
         yes["value"].as_str().unwrap(),
@@ -558,8 +682,8 @@ async fn a_typed_yes_turns_the_question_into_its_outcome() {
                 .as_str()
                 .is_some_and(|t| t.contains("Should I go ahead?"))
         })
-        .and_then(|c| c["ts"].as_str().map(str::to_owned))
-        .expect("the question replaced the progress message");
+        .and_then(|c| c["posted_ts"].as_str().map(str::to_owned))
+        .expect("the question was posted");
     run.stack.model.push(Reply::text("The link is live."));
 
     let (_, callback) = run.slack.event_callback(run.slack.dm(ANN, "yes"));

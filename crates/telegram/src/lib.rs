@@ -4,8 +4,8 @@
 //! checked. Locked by default: only the channel's permitted users get
 //! answers; anyone else learns their user ID and nothing happens. Answers
 //! are sent as HTML (falling back to plain text if Telegram rejects the
-//! markup), split at 4,096 UTF-16 units (as Telegram counts) on paragraph
-//! boundaries; writes are confirmed with inline Yes/No buttons.
+//! markup), each message as full as Telegram allows (4,096 UTF-16 units of
+//! shown text, as Telegram counts), cut between paragraphs; writes are confirmed with inline Yes/No buttons.
 
 mod format;
 
@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agencybot_agent::reply::{self, GiveWay, ProgressMessage, Repeating, Surface};
 use agencybot_agent::{
     ConfirmButton, Hub, Incoming, Lease, Outbox, Responder, Seen, ShownConfirmations, TurnReport,
     answered_text, refusal, too_large, utf16_len,
@@ -563,7 +564,6 @@ fn keyboard(actions: &[ProposedAction]) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(rows)
 }
 
-/// Sends one conversation's events to its chat.
 /// The longest text a button press's pop-up shows.
 const CALLBACK_TEXT_LIMIT: usize = 200;
 
@@ -571,24 +571,55 @@ const CALLBACK_TEXT_LIMIT: usize = 200;
 /// for five seconds.
 const TYPING_REPEAT: Duration = Duration::from_millis(4_500);
 
-impl Drop for TelegramResponder {
-    fn drop(&mut self) {
-        self.stop_typing();
-    }
-}
-
+/// Sends one conversation's events to its chat.
 struct TelegramResponder {
     bot: Bot,
     chat: ChatId,
     hub: Hub,
     /// "On it…", replaced by the first part of the answer.
-    progress: Mutex<Option<MessageId>>,
+    progress: ProgressMessage<MessageId>,
     /// Repeats "typing…" while the turn works (Telegram shows it for 5 s).
-    typing: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    typing: Repeating,
     shown: Arc<ShownConfirmations<MessageId>>,
     /// The confirmation message a button press came from, its actions and
     /// text (it may predate this process, so not be among `shown`).
     pressed: Option<(MessageId, Vec<i64>, String)>,
+}
+
+/// The chat as [`reply::show`] uses it, with the buttons a text carries.
+struct TelegramChat<'a> {
+    responder: &'a TelegramResponder,
+    buttons: Option<InlineKeyboardMarkup>,
+}
+
+impl TelegramChat<'_> {
+    fn markup(&self, buttons: bool) -> Option<InlineKeyboardMarkup> {
+        self.buttons.clone().filter(|_| buttons)
+    }
+}
+
+impl Surface for TelegramChat<'_> {
+    type Id = MessageId;
+    /// Plain text and HTML.
+    type Piece = (String, String);
+
+    async fn post(&self, (plain, html): &(String, String), buttons: bool) -> Option<MessageId> {
+        self.responder.send(plain, html, self.markup(buttons)).await
+    }
+
+    async fn edit(&self, id: &MessageId, (plain, html): &(String, String), buttons: bool) -> bool {
+        self.responder
+            .edit(*id, plain, html, self.markup(buttons))
+            .await
+    }
+
+    async fn remove(&self, id: &MessageId) -> bool {
+        self.responder
+            .bot
+            .delete_message(self.responder.chat, *id)
+            .await
+            .is_ok()
+    }
 }
 
 impl TelegramResponder {
@@ -603,60 +634,33 @@ impl TelegramResponder {
             bot,
             chat,
             hub,
-            progress: Mutex::new(None),
-            typing: Mutex::new(None),
+            progress: ProgressMessage::default(),
+            typing: Repeating::default(),
             shown,
             pressed,
         }
     }
 
-    fn lock_typing(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
-        self.typing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn stop_typing(&self) {
-        if let Some(typing) = self.lock_typing().take() {
-            typing.abort();
-        }
-    }
-
-    fn take_progress(&self) -> Option<MessageId> {
-        self.progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-    }
-
-    /// Sends `text` in as many messages as it takes; the first replaces the
-    /// progress message, the last carries the buttons. Returns the last.
+    /// Sends `text` in as many messages as it takes, each as full as
+    /// Telegram allows; returns the last (which carries the buttons).
     async fn send_text(
         &self,
         text: &str,
         buttons: Option<InlineKeyboardMarkup>,
     ) -> Option<MessageId> {
-        let chunks = format::chunks(text, Platform::Telegram.message_limit());
-        let last = chunks.len().saturating_sub(1);
-        let mut sent = None;
-        for (index, (plain, html)) in chunks.iter().enumerate() {
-            let markup = if index == last { buttons.clone() } else { None };
-            sent = match (index, self.take_progress()) {
-                (0, Some(progress)) if self.edit(progress, plain, html, markup.clone()).await => {
-                    Some(progress)
-                }
-                _ => self.send(plain, html, markup).await,
-            };
-        }
-        sent
+        let pieces = format::chunks(text, Platform::Telegram.message_limit());
+        let with_buttons = buttons.is_some();
+        let chat = TelegramChat {
+            responder: self,
+            buttons,
+        };
+        reply::show(&chat, &self.progress, &pieces, with_buttons, GiveWay::Edit).await
     }
 
     /// Replaces a decided confirmation message with its outcome; the
     /// buttons go with the edit.
     async fn show_outcome(&self, message: MessageId, text: &str) {
-        let plain = format::chunks(text, Platform::Telegram.message_limit())
-            .into_iter()
-            .next();
+        let plain = format::chunks(text, Platform::Telegram.message_limit()).pop();
         if let Some((plain, html)) = plain
             && !self.edit(message, &plain, &html, None).await
         {
@@ -767,23 +771,16 @@ impl Responder for TelegramResponder {
                         .send_chat_action(self.chat, ChatAction::Typing)
                         .await;
                     let (bot, chat) = (self.bot.clone(), self.chat);
-                    let repeating = tokio::spawn(async move {
-                        loop {
-                            tokio::time::sleep(TYPING_REPEAT).await;
+                    self.typing.start(TYPING_REPEAT, move || {
+                        let bot = bot.clone();
+                        async move {
                             let _ = bot.send_chat_action(chat, ChatAction::Typing).await;
                         }
                     });
-                    if let Some(earlier) = self.lock_typing().replace(repeating) {
-                        earlier.abort();
-                    }
                 }
                 OutboundMessage::Progress(text) => {
                     // Later progress (a rate limit's wait) replaces "On it…".
-                    let shown = *self
-                        .progress
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if let Some(message) = shown
+                    if let Some(message) = self.progress.shown()
                         && self
                             .bot
                             .edit_message_text(self.chat, message, text.clone())
@@ -793,10 +790,7 @@ impl Responder for TelegramResponder {
                         return;
                     }
                     if let Ok(message) = self.bot.send_message(self.chat, text).await {
-                        *self
-                            .progress
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.id);
+                        self.progress.set(message.id);
                     }
                 }
                 OutboundMessage::Text(text) => {
@@ -819,7 +813,7 @@ impl Responder for TelegramResponder {
     /// expiry), in place of its question and buttons.
     fn finished<'a>(&'a self, _report: &'a TurnReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            self.stop_typing();
+            self.typing.stop();
             let decided = self
                 .shown
                 .decided(&self.hub, &self.chat.0.to_string())

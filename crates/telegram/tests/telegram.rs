@@ -355,7 +355,7 @@ async fn rejected_markup_falls_back_to_plain_text() {
     run.stack.model.push(Reply::text("**Top fan:** Alex <3"));
     run.telegram.reject_next_markup();
     run.telegram.send_text(ANN, "Who is my top fan?");
-    run.wait_for_text(ANN, "**Top fan:** Alex <3").await;
+    run.wait_for_text(ANN, "Top fan: Alex <3").await;
     let sent = run.telegram.calls("sendmessage");
     let plain = sent.last().unwrap();
     assert!(plain.get("parse_mode").is_none());
@@ -411,6 +411,58 @@ async fn an_emoji_answer_is_split_by_utf16_units_with_nothing_lost() {
         assert!(units <= 4096, "a message of {units} UTF-16 units");
     }
     assert_eq!(texts.concat(), answer);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_formatted_answer_fills_each_message_to_what_telegram_counts() {
+    let run = running().await;
+    // Bold and escapes make the HTML far longer than the text shown;
+    // Telegram's 4,096 counts only what is shown.
+    let paragraphs: Vec<String> = (0..80)
+        .map(|i| {
+            format!(
+                "**Fan {i}** spent <$5> & tipped: {}",
+                "`tip` ".repeat(8).trim_end()
+            )
+        })
+        .collect();
+    let answer = paragraphs.join("\n\n");
+    run.stack.model.push(Reply::text(&answer));
+    run.telegram.send_text(ANN, "All fans please");
+    run.wait_for_text(ANN, "Fan 79").await;
+    let sent = run.telegram.calls("sendmessage");
+    assert!(
+        sent.iter().all(|call| call["parse_mode"] == "HTML"),
+        "every piece was taken as HTML"
+    );
+    let shown = run.telegram.shown_texts(ANN);
+    // The first message replaces "On it…", by an edit.
+    let answer_pieces: Vec<&String> = shown.iter().filter(|t| t.contains("Fan ")).collect();
+    let longest = paragraphs.iter().map(|p| p.len()).max().unwrap();
+    assert!(answer_pieces.len() >= 2);
+    let units: Vec<usize> = answer_pieces
+        .iter()
+        .map(|t| t.encode_utf16().count())
+        .collect();
+    assert!(units.iter().all(|&u| u <= 4096), "{units:?}");
+    // Full but for the last: one more paragraph would not have fitted.
+    let short = units.iter().filter(|&&u| u + longest + 2 <= 4096).count();
+    assert!(short <= 1, "messages not filled: {units:?}");
+    let raw: Vec<String> = run.texts(ANN);
+    assert!(
+        raw.iter().any(|t| t.encode_utf16().count() > 4096),
+        "the HTML of a full message is longer than what it shows"
+    );
+    let words: Vec<&str> = answer_pieces
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .collect();
+    let expected = agencybot_agent::markup::render(
+        &agencybot_agent::markup::parse(&answer),
+        &agencybot_agent::markup::Plain,
+    );
+    assert_eq!(words, expected.split_whitespace().collect::<Vec<_>>());
     run.stop().await;
 }
 

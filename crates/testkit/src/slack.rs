@@ -283,6 +283,19 @@ fn form_urlencode(text: &str) -> String {
         .collect()
 }
 
+/// Slack's limit on a section block's text, in characters.
+pub const SECTION_LIMIT: usize = 3000;
+/// Slack's limit on a message's text, in characters.
+const MESSAGE_TEXT_LIMIT: usize = 40_000;
+
+fn ok_false(error: &str) -> Response {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        json!({"ok": false, "error": error}).to_string(),
+    )
+        .into_response()
+}
+
 fn ok(mut body: Value) -> Response {
     body["ok"] = json!(true);
     ([(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
@@ -303,17 +316,41 @@ async fn web_api(
             body[key] = json!(value);
         }
     }
+    // Slack's limits: 3,000 characters in a section's text, 40,000 in a
+    // message's.
+    let too_long = body["blocks"].as_array().is_some_and(|blocks| {
+        blocks.iter().any(|block| {
+            block["text"]["text"]
+                .as_str()
+                .is_some_and(|text| text.chars().count() > SECTION_LIMIT)
+        })
+    });
+    let posted_ts = (method == "chat.postMessage").then(|| fake.next_ts());
+    let mut recorded = body.clone();
+    if let Some(ts) = &posted_ts {
+        // The ts the message was given, for tests to find it by.
+        recorded["posted_ts"] = json!(ts);
+    }
     fake.lock().calls.push(SlackCall {
         method: method.clone(),
-        body: body.clone(),
+        body: recorded,
     });
+    if too_long && matches!(method.as_str(), "chat.postMessage" | "chat.update") {
+        return ok_false("invalid_blocks");
+    }
+    if body["text"]
+        .as_str()
+        .is_some_and(|text| text.chars().count() > MESSAGE_TEXT_LIMIT)
+    {
+        return ok_false("msg_too_long");
+    }
     match method.as_str() {
         "auth.test" => ok(
             json!({"url": "https://fake.slack.com/", "team": "Velvet", "user": "agencybot",
                                  "team_id": "T1", "user_id": SLACK_BOT_USER, "bot_id": "B1"}),
         ),
         "chat.postMessage" => {
-            let ts = fake.next_ts();
+            let ts = posted_ts.unwrap_or_default();
             ok(
                 json!({"channel": body["channel"], "ts": ts, "message": {"ts": ts, "text": body["text"]}}),
             )
@@ -336,11 +373,7 @@ async fn web_api(
         "apps.connections.open" => {
             ok(json!({"url": format!("{}/socket", fake.url.replacen("http://", "ws://", 1))}))
         }
-        other => (
-            [(CONTENT_TYPE, "application/json")],
-            json!({"ok": false, "error": format!("unknown_method:{other}")}).to_string(),
-        )
-            .into_response(),
+        other => ok_false(&format!("unknown_method:{other}")),
     }
 }
 

@@ -170,6 +170,24 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Texts sent or edited into `chat` as Telegram shows them (HTML read).
+    #[must_use]
+    pub fn shown_texts(&self, chat: i64) -> Vec<String> {
+        ["sendmessage", "editmessagetext"]
+            .iter()
+            .flat_map(|method| self.calls(method))
+            .filter(|call| call["chat_id"] == chat)
+            .map(|call| {
+                let text = call["text"].as_str().unwrap_or("");
+                if call["parse_mode"] == "HTML" {
+                    shown_text(text).unwrap_or_else(|_| text.to_owned())
+                } else {
+                    text.to_owned()
+                }
+            })
+            .collect()
+    }
+
     /// Waits until a text containing `needle` is sent or edited into `chat`.
     pub async fn wait_for_text(&self, limit: Duration, chat: i64, needle: &str) {
         self.wait_until(limit, |fake| {
@@ -189,6 +207,81 @@ impl FakeTelegram {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The Bot API's limit on a message, in UTF-16 units of the text shown.
+pub const MESSAGE_LIMIT: usize = 4096;
+
+/// The text Telegram shows for `html` in its HTML parse mode, or what is
+/// wrong with it: tags must be ones Telegram knows, properly nested and
+/// closed; entities must be `&lt;`, `&gt;`, `&amp;`, `&quot;` or numeric.
+pub fn shown_text(html: &str) -> Result<String, String> {
+    const TAGS: [&str; 16] = [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "code",
+        "pre",
+        "a",
+        "blockquote",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+    ];
+    let mut shown = String::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(['<', '&']) {
+        shown.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('<') {
+            let end = rest.find('>').ok_or("unclosed start tag")?;
+            let tag = &rest[1..end];
+            rest = &rest[end + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                if open.pop().as_deref() != Some(name.trim()) {
+                    return Err(format!("unmatched end tag \"{name}\""));
+                }
+            } else {
+                let name = tag.split_whitespace().next().unwrap_or("");
+                if !TAGS.contains(&name) {
+                    return Err(format!("Unsupported start tag \"{name}\""));
+                }
+                open.push(name.to_owned());
+            }
+        } else {
+            let end = rest
+                .find(';')
+                .filter(|&end| end <= 8)
+                .ok_or("unescaped &")?;
+            let character = match &rest[1..end] {
+                "lt" => '<',
+                "gt" => '>',
+                "amp" => '&',
+                "quot" => '"',
+                numeric => numeric
+                    .strip_prefix('#')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| format!("unsupported entity &{numeric};"))?,
+            };
+            shown.push(character);
+            rest = &rest[end + 1..];
+        }
+    }
+    shown.push_str(rest);
+    if let Some(name) = open.pop() {
+        return Err(format!(
+            "can't find end tag corresponding to start tag \"{name}\""
+        ));
+    }
+    Ok(shown)
 }
 
 fn ok(result: Value) -> Response {
@@ -310,6 +403,32 @@ async fn handle(
     if reject {
         return Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"}))
             .into_response();
+    }
+    // As the Bot API does: HTML must be well formed, and the limit is on
+    // the text shown (tags and entities read), in UTF-16 units.
+    if matches!(method.as_str(), "sendmessage" | "editmessagetext") {
+        let text = params.get("text").and_then(Value::as_str).unwrap_or("");
+        let shown = if params.get("parse_mode").and_then(Value::as_str) == Some("HTML") {
+            match shown_text(text) {
+                Ok(shown) => shown,
+                Err(problem) => {
+                    return Json(json!({"ok": false, "error_code": 400, "description": format!("Bad Request: can't parse entities: {problem}")}))
+                        .into_response();
+                }
+            }
+        } else {
+            text.to_owned()
+        };
+        let units = shown.encode_utf16().count();
+        if units == 0 || units > MESSAGE_LIMIT {
+            let description = if units == 0 {
+                "Bad Request: message text is empty"
+            } else {
+                "Bad Request: message is too long"
+            };
+            return Json(json!({"ok": false, "error_code": 400, "description": description}))
+                .into_response();
+        }
     }
     let chat = params.get("chat_id").cloned().unwrap_or(Value::Null);
     match method.as_str() {
