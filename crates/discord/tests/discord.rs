@@ -432,3 +432,176 @@ async fn a_typed_yes_in_the_thread_turns_the_question_into_its_outcome() {
         .await;
     run.stop().await;
 }
+
+/// The bot's message that asks to confirm, and its Yes button's id.
+fn question(run: &Running) -> (u64, String) {
+    let question = run
+        .discord
+        .calls("POST /channels/{c}/messages")
+        .into_iter()
+        .chain(run.discord.calls("PATCH /channels/{c}/messages/{m}"))
+        .filter(|c| {
+            c.body["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("Should I go ahead?"))
+        })
+        .last()
+        .unwrap();
+    let yes = question.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (question.body["id"].as_u64().unwrap(), yes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeated_click_is_answered_to_the_clicker_alone_and_runs_nothing() {
+    let run = running().await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "tracking-links.create-tracking-link", "arguments": {"account": account, "name": "Twice"}}),
+    ));
+    let thread = run.ask(ANN, "make a link called Twice").await;
+    run.wait_for_text(thread, "Should I go ahead?").await;
+    let (message_id, yes) = question(&run);
+    run.stack.model.push(Reply::text("The link is live."));
+    run.discord.click(thread, message_id, ANN, &yes);
+    run.wait_for_text(thread, "The link is live.").await;
+    let links = run
+        .stack
+        .sandbox
+        .inspect(|d| d.accounts[0].tracking_links.len());
+    let model_calls = run.stack.model.requests().len();
+    let posted = run.discord.calls("POST /channels/{c}/messages").len();
+
+    run.discord.click(thread, message_id, ANN, &yes);
+    run.discord
+        .wait_until(WAIT, |d| {
+            d.calls("POST /interactions/{id}/{token}/callback").len() == 2
+        })
+        .await;
+    let popup = run
+        .discord
+        .calls("POST /interactions/{id}/{token}/callback")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        popup.body["type"], 4,
+        "a message, not a bare acknowledgement"
+    );
+    assert_eq!(popup.body["data"]["flags"], 64, "only the clicker sees it");
+    assert!(
+        popup.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("✅ Done — approved by Ann"),
+        "{popup:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.stack.model.requests().len(), model_calls, "no new turn");
+    assert_eq!(
+        run.discord.calls("POST /channels/{c}/messages").len(),
+        posted,
+        "nothing new in the thread"
+    );
+    assert_eq!(
+        run.stack
+            .sandbox
+            .inspect(|d| d.accounts[0].tracking_links.len()),
+        links,
+        "the write ran once"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_is_told_once_per_channel_and_once_per_thread() {
+    let run = running().await;
+    run.stack.model.push(Reply::text("Hello Ann."));
+    let thread = run.ask(ANN, "hi").await;
+    run.wait_for_text(thread, "Hello Ann.").await;
+    for text in ["how much did we earn?", "hello?", "anyone?"] {
+        run.discord.user_message(GENERAL, STRANGER, text, true);
+        run.discord.user_message(thread, STRANGER, text, false);
+    }
+    run.wait_for_text(GENERAL, "not allowed").await;
+    run.wait_for_text(thread, "not allowed").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for channel in [GENERAL, thread] {
+        let refusals = run
+            .discord
+            .texts(channel)
+            .iter()
+            .filter(|t| t.contains("not allowed"))
+            .count();
+        assert_eq!(refusals, 1, "in {channel}");
+    }
+    assert_eq!(run.stack.model.requests().len(), 1, "only Ann's turn");
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_answer_is_posted_and_the_progress_message_removed() {
+    let run = running().await;
+    let account = run.stack.account(0);
+    run.stack.model.push(Reply::tool(
+        "call_api",
+        json!({"endpoint": "account.get-top-percentage", "arguments": {"account": account}}),
+    ));
+    run.stack.model.push(Reply::text("You are in the top 2%."));
+    let thread = run.ask(ANN, "where do we rank?").await;
+    run.wait_for_text(thread, "top 2%").await;
+    run.discord
+        .wait_until(WAIT, |d| {
+            !d.calls("DELETE /channels/{c}/messages/{m}").is_empty()
+        })
+        .await;
+    // A new message notifies; an edit of "On it…" would not.
+    assert!(
+        run.discord
+            .calls("POST /channels/{c}/messages")
+            .iter()
+            .any(|c| c.body["content"] == "You are in the top 2%.")
+    );
+    assert_eq!(run.discord.shown(thread), ["You are in the top 2%."]);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn markdown_arrives_as_discord_writes_it_and_code_stays_code_in_each_message() {
+    let run = running().await;
+    let rows: Vec<String> = (0..250)
+        .map(|i| format!("fan_{i:03} | $ {i}.00 | **tip**"))
+        .collect();
+    let answer = format!(
+        "# Top fans\n\n- **star_girl_99** spent 5 * $20 on [her page](https://onlyfans.com/star_girl_99)\n\n```\n{}\n```\n\nThat's all.",
+        rows.join("\n")
+    );
+    run.stack.model.push(Reply::text(&answer));
+    let thread = run.ask(ANN, "top fans as a table").await;
+    run.wait_for_text(thread, "That's all.").await;
+    let shown = run.discord.shown(thread);
+    assert!(shown.len() >= 3, "{}", shown.len());
+    assert!(
+        shown[0].starts_with(
+            "## Top fans\n\n- **star\\_girl\\_99** spent 5 \\* $20 on [her page](<https://onlyfans.com/star_girl_99>)"
+        ),
+        "{}",
+        shown[0]
+    );
+    for piece in &shown {
+        assert!(piece.chars().count() <= 2000, "{}", piece.chars().count());
+        assert_eq!(
+            piece.matches("```").count() % 2,
+            0,
+            "a closed code block: {piece}"
+        );
+    }
+    // Inside code, nothing is escaped and every row arrives once.
+    let all = shown.join("\n");
+    for row in &rows {
+        assert_eq!(all.matches(row.as_str()).count(), 1, "{row}");
+    }
+    run.stop().await;
+}

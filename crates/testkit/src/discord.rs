@@ -92,7 +92,7 @@ impl FakeDiscord {
             .route("/gateway", get(gateway))
             .route("/api/v10/channels/{channel}", get(get_channel))
             .route("/api/v10/channels/{channel}/messages", post(create_message))
-            .route("/api/v10/channels/{channel}/messages/{message}", patch(edit_message))
+            .route("/api/v10/channels/{channel}/messages/{message}", patch(edit_message).delete(delete_message))
             .route("/api/v10/channels/{channel}/messages/{message}/threads", post(create_thread))
             .route("/api/v10/channels/{channel}/typing", post(typing))
             .route("/api/v10/interactions/{id}/{token}/callback", post(interaction_callback))
@@ -254,6 +254,32 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// What `channel` shows now: the bot's messages as last edited, without
+    /// those it deleted, in the order they were posted.
+    #[must_use]
+    pub fn shown(&self, channel: u64) -> Vec<String> {
+        let mut shown: Vec<(u64, String)> = Vec::new();
+        for call in self.lock().calls.iter().filter(|c| c.channel == channel) {
+            let id = call.body["id"].as_u64().unwrap_or_default();
+            let content = call.body["content"].as_str().map(str::to_owned);
+            match call.route.as_str() {
+                "POST /channels/{c}/messages" => {
+                    shown.push((id, content.unwrap_or_default()));
+                }
+                "PATCH /channels/{c}/messages/{m}" => {
+                    if let (Some(content), Some(message)) =
+                        (content, shown.iter_mut().find(|(shown, _)| *shown == id))
+                    {
+                        message.1 = content;
+                    }
+                }
+                "DELETE /channels/{c}/messages/{m}" => shown.retain(|(shown, _)| *shown != id),
+                _ => {}
+            }
+        }
+        shown.into_iter().map(|(_, content)| content).collect()
+    }
+
     pub async fn wait_until(&self, limit: Duration, check: impl Fn(&FakeDiscord) -> bool) {
         let deadline = tokio::time::Instant::now() + limit;
         while !check(self) {
@@ -395,29 +421,64 @@ fn bot_message(id: u64, channel: u64, body: &Value) -> Json<Value> {
     ))
 }
 
+/// Discord's limit on a message's content, in characters.
+pub const DISCORD_MESSAGE_LIMIT: usize = 2000;
+
+/// Discord's answer to content over the limit, which it does not post.
+fn too_long(body: &Value) -> Option<Response> {
+    let length = body["content"].as_str()?.chars().count();
+    (length > DISCORD_MESSAGE_LIMIT).then(|| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"code": 50035, "message": "Invalid Form Body", "errors": {"content": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH", "message": format!("Must be {DISCORD_MESSAGE_LIMIT} or fewer in length.")}
+            ]}}})),
+        )
+            .into_response()
+    })
+}
+
 async fn create_message(
     State(fake): State<FakeDiscord>,
     Path(channel): Path<u64>,
     request: Request,
-) -> Json<Value> {
+) -> Response {
     let body = read_body(request).await;
+    if let Some(rejected) = too_long(&body) {
+        return rejected;
+    }
     let id = fake.next_id();
     let mut recorded = body.clone();
     recorded["id"] = json!(id);
     fake.record("POST /channels/{c}/messages", channel, recorded);
-    bot_message(id, channel, &body)
+    bot_message(id, channel, &body).into_response()
 }
 
 async fn edit_message(
     State(fake): State<FakeDiscord>,
     Path((channel, message)): Path<(u64, u64)>,
     request: Request,
-) -> Json<Value> {
+) -> Response {
     let body = read_body(request).await;
+    if let Some(rejected) = too_long(&body) {
+        return rejected;
+    }
     let mut recorded = body.clone();
     recorded["id"] = json!(message);
     fake.record("PATCH /channels/{c}/messages/{m}", channel, recorded);
-    bot_message(message, channel, &body)
+    bot_message(message, channel, &body).into_response()
+}
+
+async fn delete_message(
+    State(fake): State<FakeDiscord>,
+    Path((channel, message)): Path<(u64, u64)>,
+) -> StatusCode {
+    fake.record(
+        "DELETE /channels/{c}/messages/{m}",
+        channel,
+        json!({"id": message}),
+    );
+    StatusCode::NO_CONTENT
 }
 
 async fn create_thread(

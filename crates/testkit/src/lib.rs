@@ -13,7 +13,7 @@ mod telegram;
 mod tools;
 
 pub use browser::Browser;
-pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, FakeDiscord, RestCall};
+pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, DISCORD_MESSAGE_LIMIT, FakeDiscord, RestCall};
 pub use model::{Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
 pub use python::python_venv;
