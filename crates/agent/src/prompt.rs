@@ -58,6 +58,27 @@ payouts.get-account-balances {account}
 Writes: chat-messages.send-message {account,chat_id (fan id),text,price?}; mass-messaging.send-mass-message {account,text,userLists?,userIds?,price?}; tracking-links.create-tracking-link {account,name}
 Anything else: find_api_endpoints first.";
 
+/// How to write for the platform the answer is shown on. Each adapter
+/// converts the model's Markdown to what its platform shows; this says what
+/// survives the conversion, so the model does not lean on what is lost.
+#[must_use]
+pub fn formatting(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Telegram => {
+            "Formatting (Telegram): Markdown **bold**, *italic*, [label](url), `code` and - bullets show as such; a # heading shows as a bold line. Keep an answer within one screen when you can; long ones are split into several messages."
+        }
+        Platform::Slack => {
+            "Formatting (Slack): write Markdown (**bold**, [label](url), - bullets, ~~struck~~); it is converted to Slack's mrkdwn and a # heading becomes a bold line. Never write Slack mentions such as <@U…> or <!channel>."
+        }
+        Platform::Discord => {
+            "Formatting (Discord): Discord Markdown: **bold**, - bullets, [label](url), at most one ## heading. Never write @everyone, @here or role mentions; nobody is pinged."
+        }
+        Platform::Terminal => {
+            "Formatting (terminal): plain text with - bullets; Markdown markers are shown as typed, so use them sparingly."
+        }
+    }
+}
+
 #[must_use]
 pub fn system_prompt(input: &PromptInput<'_>) -> String {
     let mut prompt = String::with_capacity(3000);
@@ -96,6 +117,8 @@ pub fn system_prompt(input: &PromptInput<'_>) -> String {
         prompt.push_str("This user may ask questions but cannot approve changes.\n");
     }
     prompt.push_str(RULES);
+    prompt.push('\n');
+    prompt.push_str(formatting(input.platform));
     prompt.push('\n');
     if input.unattended {
         prompt.push_str("This is a scheduled run: nobody can confirm now. Writes not approved for the task are skipped; say which in the answer.\n");

@@ -8,6 +8,7 @@ use agencybot_core::{Platform, Role, Secret};
 use agencybot_discord::{DiscordOptions, serve};
 use agencybot_testkit::{
     DISCORD_GUILD_ID, FakeDiscord, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result,
+    system_prompt,
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -581,6 +582,8 @@ async fn markdown_arrives_as_discord_writes_it_and_code_stays_code_in_each_messa
     run.stack.model.push(Reply::text(&answer));
     let thread = run.ask(ANN, "top fans as a table").await;
     run.wait_for_text(thread, "That's all.").await;
+    let prompt = system_prompt(&run.stack.model.requests()[0]);
+    assert!(prompt.contains("Formatting (Discord)"), "{prompt}");
     let shown = run.discord.shown(thread);
     assert!(shown.len() >= 3, "{}", shown.len());
     assert!(

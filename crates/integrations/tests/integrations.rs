@@ -12,7 +12,9 @@ use agencybot_core::{
     AllowedWrite, ConversationKey, InboundContent, OutboundMessage, Platform, RequestKind, Role,
 };
 use agencybot_integrations::{Integrations, Scope, ServerSpec};
-use agencybot_testkit::{Reply, Stack, Step, TestMember, last_tool_result, run_turn};
+use agencybot_testkit::{
+    Reply, Stack, Step, TestMember, last_tool_result, run_turn, system_prompt,
+};
 use serde_json::{Value, json};
 
 use servers::{HttpFixture, fixture_stdio, spec, time_server, writes};
@@ -124,13 +126,6 @@ fn tool_names(request: &Value) -> Vec<String> {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn system_prompt(request: &Value) -> String {
-    request["messages"][0]["content"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use agencybot_core::{Platform, Role, Secret};
 use agencybot_slack::{SlackMode, SlackOptions, serve};
 use agencybot_testkit::{
     FakeSlack, LargeFileTool, Reply, Stack, Step, TestMember, last_tool_result, post_signed,
+    system_prompt,
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -422,6 +423,10 @@ async fn markdown_from_the_model_arrives_as_mrkdwn() {
     run.slack.socket_event(callback);
     let dm = format!("D{ANN}");
     run.wait_for_text(&dm, "Thank Sam").await;
+    // The model was told what Slack shows.
+    let prompt = system_prompt(&run.stack.model.requests()[0]);
+    assert!(prompt.contains("Formatting (Slack)"), "{prompt}");
+    assert!(!prompt.contains("Formatting (Telegram)"));
     let (text, sections) = posted(&run.slack, &dm)
         .into_iter()
         .find(|(text, _)| text.contains("Thank Sam"))

@@ -431,6 +431,8 @@ async fn a_formatted_answer_fills_each_message_to_what_telegram_counts() {
     run.stack.model.push(Reply::text(&answer));
     run.telegram.send_text(ANN, "All fans please");
     run.wait_for_text(ANN, "Fan 79").await;
+    let prompt = agencybot_testkit::system_prompt(&run.stack.model.requests()[0]);
+    assert!(prompt.contains("Formatting (Telegram)"), "{prompt}");
     let sent = run.telegram.calls("sendmessage");
     assert!(
         sent.iter().all(|call| call["parse_mode"] == "HTML"),

@@ -14,7 +14,9 @@ mod tools;
 
 pub use browser::Browser;
 pub use discord::{DISCORD_BOT_ID, DISCORD_GUILD_ID, DISCORD_MESSAGE_LIMIT, FakeDiscord, RestCall};
-pub use model::{Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result};
+pub use model::{
+    Reply, ScriptedModel, Step, conversation, last_system_note, last_tool_result, system_prompt,
+};
 pub use postgres::{PostgresSchema, SKIP_VARIABLE, postgres_url};
 pub use python::python_venv;
 pub use slack::{FakeSlack, SLACK_BOT_USER, SlackCall, post_signed, slack_signature};

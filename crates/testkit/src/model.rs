@@ -76,6 +76,15 @@ pub fn last_tool_result(request: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The system prompt a chat-completions request opens with.
+#[must_use]
+pub fn system_prompt(request: &Value) -> String {
+    request["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The conversation a chat-completions request carries: its messages
 /// without the context note (time, waiting writes) the engine sends last.
 #[must_use]
