@@ -473,6 +473,7 @@ pub fn models(config: &Config, secrets: &Secrets) -> anyhow::Result<Models> {
                     .max(1),
             ),
         );
+        model_config.max_wait = Duration::from_secs(config.llm.max_wait_secs);
         model_config.headers = provider
             .headers
             .iter()

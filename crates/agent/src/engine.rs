@@ -535,8 +535,20 @@ impl Engine {
                 )
             )));
         });
-        let responding = self.respond(&turn, &model, &mut meter);
-        let ending = match agencybot_ofapi::reporting_waits(tell_wait, responding).await {
+        let progress = events.clone();
+        let tell_model_wait: Arc<dyn Fn(Duration) + Send + Sync> = Arc::new(move |wait| {
+            let _ = progress.send(OutboundMessage::Progress(format!(
+                "The AI model service asked me to wait {} (rate limit); I'll carry on then…",
+                crate::duration_text(
+                    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
+                )
+            )));
+        });
+        let responding = crate::model::reporting_model_waits(
+            tell_model_wait,
+            agencybot_ofapi::reporting_waits(tell_wait, self.respond(&turn, &model, &mut meter)),
+        );
+        let ending = match responding.await {
             Ok(ending) => ending,
             Err(failure) => {
                 tracing::error!(error = %failure, team = request.team.id, "turn failed");
@@ -1001,7 +1013,7 @@ impl Engine {
                 Ok(Err(err)) => {
                     tracing::warn!(error = %err, model, "model call failed");
                     return Ok(Ending::stopped(
-                        model_apology(&err, !executed.is_empty()),
+                        model_apology(&err, !executed.is_empty(), self.clock.now()),
                         UsageOutcome::Failed,
                         executed,
                         skipped,
@@ -1009,7 +1021,7 @@ impl Engine {
                 }
                 Err(_) => {
                     return Ok(Ending::stopped(
-                        model_apology(&ModelError::Timeout, !executed.is_empty()),
+                        model_apology(&ModelError::Timeout, !executed.is_empty(), self.clock.now()),
                         UsageOutcome::Failed,
                         executed,
                         skipped,
@@ -1111,7 +1123,16 @@ impl Engine {
     }
 }
 
-fn model_apology(error: &ModelError, changed: bool) -> String {
+fn model_apology(error: &ModelError, changed: bool, now: agencybot_core::Timestamp) -> String {
+    if let ModelError::RateLimited { wait } = error {
+        let wait = chrono::Duration::from_std(*wait).unwrap_or(chrono::Duration::hours(1));
+        let nothing = if changed { "" } else { " Nothing was changed." };
+        return format!(
+            "The AI model service's rate limit asks to wait {}, longer than I keep you waiting, so I stopped here.{nothing} Try again after {} UTC.",
+            crate::duration_text(wait),
+            (now + wait).format("%H:%M")
+        );
+    }
     let reason = match error {
         ModelError::Timeout => "the AI model took too long to answer".to_owned(),
         ModelError::Status { status, .. } if *status >= 500 || *status == 0 => {

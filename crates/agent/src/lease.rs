@@ -50,12 +50,6 @@ impl Lease {
     }
 
     #[must_use]
-    pub fn with_ttl(mut self, ttl: Duration) -> Lease {
-        self.ttl = ttl.max(Duration::from_secs(1));
-        self
-    }
-
-    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -48,7 +48,8 @@ pub use hub::{
 };
 pub use lease::{LEASE_TTL, Lease, instance_id};
 pub use model::{
-    Completion, ModelClient, ModelConfig, ModelError, Models, Price, Prices, Provider, UnknownModel,
+    Completion, MODEL_MAX_WAIT, ModelClient, ModelConfig, ModelError, Models, Price, Prices,
+    Provider, UnknownModel, reporting_model_waits,
 };
 pub use prompt::{AccountSummary, PromptInput, system_prompt};
 pub use status::{ChannelHealth, ChannelStatus};

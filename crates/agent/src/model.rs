@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use agencybot_core::Secret;
 use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::HttpRequestFactory;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,6 +24,28 @@ pub struct ModelConfig {
     /// Sent with every request (OpenRouter's `HTTP-Referer`, a gateway's
     /// tenant header…); values may be secrets.
     pub headers: Vec<(String, Secret)>,
+    /// Longest `Retry-After` a rate-limited call waits out, telling the
+    /// user; a longer one ends the call with [`ModelError::RateLimited`].
+    pub max_wait: Duration,
+}
+
+/// The default for [`ModelConfig::max_wait`].
+pub const MODEL_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Rate-limit waits one call sits out at most before it gives up.
+const MAX_RATE_LIMIT_WAITS: u32 = 3;
+
+tokio::task_local! {
+    static WAITS: std::sync::Arc<dyn Fn(Duration) + Send + Sync>;
+}
+
+/// Runs `calls`, telling `report` each time the model service asks them to
+/// wait (429 with `Retry-After`) before the client waits it out.
+pub async fn reporting_model_waits<F: std::future::Future>(
+    report: std::sync::Arc<dyn Fn(Duration) + Send + Sync>,
+    calls: F,
+) -> F::Output {
+    WAITS.scope(report, calls).await
 }
 
 impl ModelConfig {
@@ -32,6 +56,7 @@ impl ModelConfig {
             api_key,
             timeout,
             headers: Vec::new(),
+            max_wait: MODEL_MAX_WAIT,
         }
     }
 }
@@ -167,6 +192,17 @@ pub enum ModelError {
     Network(String),
     #[error("the AI model service sent an answer that cannot be read: {0}")]
     Malformed(String),
+    /// A 429 whose `Retry-After` is longer than the client waits.
+    #[error("the AI model service's rate limit asks to wait {} s", wait.as_secs())]
+    RateLimited { wait: Duration },
+}
+
+/// A 429 answer with its `Retry-After`, carried out of async-openai's
+/// transport so the wait is not lost in its error.
+#[derive(Debug, thiserror::Error)]
+#[error("rate limited for {wait:?}")]
+struct RetryAfter {
+    wait: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -224,6 +260,7 @@ struct RawUsage {
 #[derive(Clone)]
 pub struct ModelClient {
     client: async_openai::Client<OpenAIConfig>,
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for ModelClient {
@@ -257,13 +294,58 @@ impl ModelClient {
                 .with_header(header, value.expose())
                 .map_err(|_| invalid())?;
         }
+        // A 429 that says how long to wait comes back as `RetryAfter`;
+        // everything else passes through as async-openai reads it.
+        let sender = http.clone();
+        let transport = tower::service_fn(move |factory: HttpRequestFactory| {
+            let http = sender.clone();
+            async move {
+                let request = factory.build().await?;
+                let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    && let Some(wait) = agencybot_ofapi::retry_after(response.headers())
+                {
+                    return Err(OpenAIError::Boxed(Box::new(RetryAfter { wait })));
+                }
+                Ok::<_, OpenAIError>(response)
+            }
+        });
         Ok(ModelClient {
-            client: async_openai::Client::build(http, openai),
+            client: async_openai::Client::build(http, openai).with_http_service(transport),
+            max_wait: config.max_wait,
         })
     }
 
-    /// One chat completion (no streaming).
+    /// One chat completion (no streaming). A rate limit that asks to wait
+    /// at most the configured limit is waited out, and whoever is waiting
+    /// for the call is told (see [`reporting_model_waits`]).
     pub async fn complete(
+        &self,
+        model: &str,
+        messages: &[Value],
+        tools: &[Value],
+    ) -> Result<Completion, ModelError> {
+        let mut waits = 0;
+        loop {
+            match self.complete_once(model, messages, tools).await {
+                Err(ModelError::RateLimited { wait })
+                    if wait <= self.max_wait && waits < MAX_RATE_LIMIT_WAITS =>
+                {
+                    waits += 1;
+                    let _ = WAITS.try_with(|report| report(wait));
+                    tracing::warn!(
+                        model,
+                        wait_ms = wait.as_millis() as u64,
+                        "the model service asked to wait"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn complete_once(
         &self,
         model: &str,
         messages: &[Value],
@@ -310,8 +392,7 @@ fn rustls_provider() -> bool {
         .is_ok()
 }
 
-fn model_error(error: async_openai::error::OpenAIError) -> ModelError {
-    use async_openai::error::OpenAIError;
+fn model_error(error: OpenAIError) -> ModelError {
     match error {
         OpenAIError::Reqwest(err) if err.is_timeout() => ModelError::Timeout,
         OpenAIError::Reqwest(err) => match err.status() {
@@ -330,6 +411,10 @@ fn model_error(error: async_openai::error::OpenAIError) -> ModelError {
             message: api.api_error.message.chars().take(200).collect(),
         },
         OpenAIError::JSONDeserialize(err, _) => ModelError::Malformed(err.to_string()),
+        OpenAIError::Boxed(err) => match err.downcast::<RetryAfter>() {
+            Ok(limited) => ModelError::RateLimited { wait: limited.wait },
+            Err(other) => ModelError::Network(other.to_string()),
+        },
         other => ModelError::Malformed(other.to_string()),
     }
 }

@@ -441,12 +441,11 @@ fn question(run: &Running) -> (u64, String) {
         .calls("POST /channels/{c}/messages")
         .into_iter()
         .chain(run.discord.calls("PATCH /channels/{c}/messages/{m}"))
-        .filter(|c| {
+        .rfind(|c| {
             c.body["content"]
                 .as_str()
                 .is_some_and(|t| t.contains("Should I go ahead?"))
         })
-        .last()
         .unwrap();
     let yes = question.body["components"][0]["components"][0]["custom_id"]
         .as_str()

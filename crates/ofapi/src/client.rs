@@ -481,7 +481,8 @@ fn header_i64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<i64> {
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+#[must_use]
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()

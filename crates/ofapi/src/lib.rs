@@ -22,6 +22,6 @@ pub mod webhooks;
 pub use catalog::{Access, Catalog, Endpoint, Location, query_pairs};
 pub use client::{
     Client, ClientConfig, Collected, Cost, DEFAULT_BASE_URL, MAX_BODY_BYTES, RateLimit, Request,
-    Response, RetryPolicy, reporting_waits,
+    Response, RetryPolicy, reporting_waits, retry_after,
 };
 pub use error::{Error, ErrorKind};

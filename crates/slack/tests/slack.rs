@@ -435,7 +435,7 @@ async fn markdown_from_the_model_arrives_as_mrkdwn() {
         text,
         "*Top fans this week*\n\n• *Alex* spent ~$10~ $12 on <https://onlyfans.com/alex?ref=1&amp;src=bot|her page>\n• Sam &lt;vip&gt; &amp; co\n\n1. Reply to Alex\n2. Thank Sam"
     );
-    assert_eq!(sections, [text.clone()], "the block shows the same mrkdwn");
+    assert_eq!(sections, vec![text], "the block shows the same mrkdwn");
     run.stop().await;
 }
 

@@ -123,6 +123,8 @@ pub enum Step {
     Dynamic(Box<dyn Fn(&Value) -> Reply + Send>),
     /// Answers this HTTP status with an error body.
     Status(u16),
+    /// Answers 429 with this `Retry-After`, in seconds.
+    RateLimited(u64),
     /// Waits, then does the inner step (for timeouts).
     Delay(Duration, Box<Step>),
 }
@@ -263,6 +265,14 @@ async fn answer(
                 step = *inner;
             }
             Step::Status(status) => return error(status, "scripted failure"),
+            Step::RateLimited(seconds) => {
+                let mut response = error(429, "Rate limit reached for requests");
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(seconds),
+                );
+                return response;
+            }
             Step::Reply(reply) => return completion(&body, call, reply),
             Step::Dynamic(decide) => return completion(&body, call, decide(&body)),
         }

@@ -274,6 +274,9 @@ pub struct Llm {
     pub model: String,
     pub max_steps: u32,
     pub timeout_secs: u64,
+    /// Longest `Retry-After` (seconds) a model call waits out, telling the
+    /// user; a longer one ends the request with when to try again.
+    pub max_wait_secs: u64,
     /// How long a proposed write waits for its yes; at least 30 seconds.
     pub confirmation_ttl_secs: Spanned<u64>,
     /// Conversation history kept for the model, in tokens.
@@ -291,6 +294,7 @@ impl Default for Llm {
             model: "gpt-4.1-mini".into(),
             max_steps: 8,
             timeout_secs: 60,
+            max_wait_secs: agencybot_agent::MODEL_MAX_WAIT.as_secs(),
             confirmation_ttl_secs: Spanned::new(0..0, 600),
             history_tokens: 6000,
             prices: BTreeMap::new(),
