@@ -526,24 +526,8 @@ impl Engine {
         };
         let _ = events.send(OutboundMessage::Typing);
         // A rate limit met on the way is said, with how long it holds.
-        let progress = events.clone();
-        let tell_wait: Arc<dyn Fn(Duration) + Send + Sync> = Arc::new(move |wait| {
-            let _ = progress.send(OutboundMessage::Progress(format!(
-                "OnlyFansAPI asked me to wait {} (rate limit); I'll carry on then…",
-                crate::duration_text(
-                    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
-                )
-            )));
-        });
-        let progress = events.clone();
-        let tell_model_wait: Arc<dyn Fn(Duration) + Send + Sync> = Arc::new(move |wait| {
-            let _ = progress.send(OutboundMessage::Progress(format!(
-                "The AI model service asked me to wait {} (rate limit); I'll carry on then…",
-                crate::duration_text(
-                    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
-                )
-            )));
-        });
+        let tell_wait = telling_waits(events.clone(), "OnlyFansAPI");
+        let tell_model_wait = telling_waits(events.clone(), "The AI model service");
         let responding = crate::model::reporting_model_waits(
             tell_model_wait,
             agencybot_ofapi::reporting_waits(tell_wait, self.respond(&turn, &model, &mut meter)),
@@ -1121,6 +1105,17 @@ impl Engine {
             skipped,
         ))
     }
+}
+
+/// What tells the user that `service` asked to wait, and how long.
+fn telling_waits(events: EventSink, service: &'static str) -> Arc<dyn Fn(Duration) + Send + Sync> {
+    Arc::new(move |wait| {
+        let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+        let _ = events.send(OutboundMessage::Progress(format!(
+            "{service} asked me to wait {} (rate limit); I'll carry on then…",
+            crate::duration_text(wait)
+        )));
+    })
 }
 
 fn model_apology(error: &ModelError, changed: bool, now: agencybot_core::Timestamp) -> String {
