@@ -1,5 +1,5 @@
 //! Several `agencybot run` processes on one PostgreSQL: each message
-//! answered once, one poller per Telegram bot with takeover, scheduled runs
+//! (a Telegram webhook update, a Slack event) answered once, one poller per Telegram bot with takeover, scheduled runs
 //! of a killed instance taken over, and the health checks and metrics a
 //! load balancer and Prometheus read.
 
@@ -8,8 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use agencybot_store::{Store, StoreOptions};
-use agencybot_testkit::{FakeTelegram, PostgresSchema, Reply, ScriptedModel, Step};
+use agencybot_testkit::{
+    FakeSlack, FakeTelegram, PostgresSchema, Reply, ScriptedModel, Step, post_signed,
+};
 use serde_json::{Value, json};
+
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 /// A bot process, killed when the test ends however it ends.
 struct Bot(Child);
@@ -28,6 +32,8 @@ impl Bot {
             .env_clear()
             .env("TELEGRAM_BOT_TOKEN", "42:instances")
             .env("TELEGRAM_WEBHOOK_SECRET", "hook-secret")
+            .env("SLACK_BOT_TOKEN", "xoxb-instances")
+            .env("SLACK_SIGNING_SECRET", SLACK_SECRET)
             .env("ONLYFANSAPI_API_KEY", "unused")
             .args(["run", "--config", config])
             .stdout(Stdio::null())
@@ -274,6 +280,81 @@ async fn a_webhook_update_sent_to_two_instances_and_again_after_a_restart_is_ans
     assert_eq!(post_update(ports[0], &update).await, 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(count(&telegram.texts(111), "Earnings are up."), 1);
+    assert_eq!(model.requests().len(), 1, "not answered again");
+    assert_eq!(team_usage(&schema).await.len(), 1, "one usage record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_event_sent_to_two_instances_and_retried_after_a_restart_is_answered_once() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let slack = FakeSlack::start().await;
+    let model = ScriptedModel::start().await;
+    model.push(Step::Delay(
+        Duration::from_millis(300),
+        Box::new(Reply::text("Earnings are up.").into()),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [free_port(), free_port()];
+    for (file, port) in [("a.toml", ports[0]), ("b.toml", ports[1])] {
+        std::fs::write(
+            dir.path().join(file),
+            format!(
+                "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
+                 api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
+                base_config(&schema, &model, &schema.url),
+                slack.api_url()
+            ),
+        )
+        .unwrap();
+    }
+    let mut a = Bot::start(dir.path(), "a.toml", "a.log");
+    let _b = Bot::start(dir.path(), "b.toml", "b.log");
+    listening(ports[0], dir.path()).await;
+    listening(ports[1], dir.path()).await;
+    let url = |port: u16| format!("http://127.0.0.1:{port}/slack/events");
+    let now = || chrono::Utc::now().timestamp();
+    let dm = "DUANN0001";
+    let answers = |slack: &FakeSlack| count(&slack.texts(dm), "Earnings are up.");
+
+    // The event, and Slack's retry of it landing on the other instance.
+    let (_, callback) = slack.event_callback(slack.dm("UANN0001", "How much did we earn?"));
+    let (url_a, url_b) = (url(ports[0]), url(ports[1]));
+    let (first, second) = tokio::join!(
+        post_signed(&url_a, SLACK_SECRET, now(), &callback, false, None),
+        post_signed(&url_b, SLACK_SECRET, now(), &callback, false, Some(1))
+    );
+    assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    wait_for(
+        Duration::from_secs(30),
+        "the answer",
+        dir.path(),
+        async || answers(&slack) > 0,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(answers(&slack), 1);
+    assert_eq!(model.requests().len(), 1);
+
+    // Restarted, the first instance gets Slack's next retry.
+    a.0.kill().unwrap();
+    let _ = a.0.wait();
+    let _a2 = Bot::start(dir.path(), "a.toml", "a2.log");
+    listening(ports[0], dir.path()).await;
+    let retry = post_signed(
+        &url(ports[0]),
+        SLACK_SECRET,
+        now(),
+        &callback,
+        false,
+        Some(2),
+    )
+    .await;
+    assert_eq!(retry.0, 200, "{retry:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(answers(&slack), 1, "{}", logs(dir.path()));
     assert_eq!(model.requests().len(), 1, "not answered again");
     assert_eq!(team_usage(&schema).await.len(), 1, "one usage record");
 }
