@@ -227,6 +227,27 @@ async fn listening(port: u16, dir: &Path) {
     .await;
 }
 
+/// A model whose one answer takes long enough for a duplicate to arrive
+/// while the first delivery's turn runs.
+async fn answering_slowly() -> ScriptedModel {
+    let model = ScriptedModel::start().await;
+    model.push(Step::Delay(
+        Duration::from_millis(300),
+        Box::new(Reply::text("Earnings are up.").into()),
+    ));
+    model
+}
+
+/// Writes `a.toml` and `b.toml`, each listening on its own free port;
+/// returns the ports.
+fn write_two_listening_configs(dir: &Path, config: impl Fn(u16) -> String) -> [u16; 2] {
+    let ports = [free_port(), free_port()];
+    for (file, port) in [("a.toml", ports[0]), ("b.toml", ports[1])] {
+        std::fs::write(dir.join(file), config(port)).unwrap();
+    }
+    ports
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_update_sent_to_two_instances_and_again_after_a_restart_is_answered_once() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -234,25 +255,16 @@ async fn a_webhook_update_sent_to_two_instances_and_again_after_a_restart_is_ans
         return;
     };
     let telegram = FakeTelegram::start("42:instances").await;
-    let model = ScriptedModel::start().await;
-    model.push(Step::Delay(
-        Duration::from_millis(300),
-        Box::new(Reply::text("Earnings are up.").into()),
-    ));
+    let model = answering_slowly().await;
     let dir = tempfile::tempdir().unwrap();
-    let ports = [free_port(), free_port()];
-    for (file, port) in [("a.toml", ports[0]), ("b.toml", ports[1])] {
-        std::fs::write(
-            dir.path().join(file),
-            format!(
-                "{}[[channels.telegram]]\nname = \"tg\"\napi_url = \"{}\"\nmode = \"webhook\"\n\
-                 webhook_url = \"https://bot.example.com/telegram\"\nwebhook_listen = \"127.0.0.1:{port}\"\n",
-                base_config(&schema, &model, &schema.url),
-                telegram.url()
-            ),
+    let ports = write_two_listening_configs(dir.path(), |port| {
+        format!(
+            "{}[[channels.telegram]]\nname = \"tg\"\napi_url = \"{}\"\nmode = \"webhook\"\n\
+             webhook_url = \"https://bot.example.com/telegram\"\nwebhook_listen = \"127.0.0.1:{port}\"\n",
+            base_config(&schema, &model, &schema.url),
+            telegram.url()
         )
-        .unwrap();
-    }
+    });
     let mut a = Bot::start(dir.path(), "a.toml", "a.log");
     let _b = Bot::start(dir.path(), "b.toml", "b.log");
     listening(ports[0], dir.path()).await;
@@ -291,25 +303,16 @@ async fn a_slack_event_sent_to_two_instances_and_retried_after_a_restart_is_answ
         return;
     };
     let slack = FakeSlack::start().await;
-    let model = ScriptedModel::start().await;
-    model.push(Step::Delay(
-        Duration::from_millis(300),
-        Box::new(Reply::text("Earnings are up.").into()),
-    ));
+    let model = answering_slowly().await;
     let dir = tempfile::tempdir().unwrap();
-    let ports = [free_port(), free_port()];
-    for (file, port) in [("a.toml", ports[0]), ("b.toml", ports[1])] {
-        std::fs::write(
-            dir.path().join(file),
-            format!(
-                "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
-                 api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
-                base_config(&schema, &model, &schema.url),
-                slack.api_url()
-            ),
+    let ports = write_two_listening_configs(dir.path(), |port| {
+        format!(
+            "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
+             api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
+            base_config(&schema, &model, &schema.url),
+            slack.api_url()
         )
-        .unwrap();
-    }
+    });
     let mut a = Bot::start(dir.path(), "a.toml", "a.log");
     let _b = Bot::start(dir.path(), "b.toml", "b.log");
     listening(ports[0], dir.path()).await;

@@ -447,13 +447,7 @@ impl Adapter {
             } else {
                 "You're not allowed to use agencybot here."
             };
-            let reply = CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new()
-                    .content(refusal)
-                    .ephemeral(true)
-                    .allowed_mentions(no_mentions()),
-            );
-            let _ = click.create_response(&http, reply).await;
+            reply_privately(&http, &click, refusal).await;
             return;
         };
         // A click on a question already decided (a double click, an old
@@ -464,13 +458,7 @@ impl Adapter {
                 .into_iter()
                 .next()
                 .unwrap_or_default();
-            let reply = CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new()
-                    .content(popup)
-                    .ephemeral(true)
-                    .allowed_mentions(no_mentions()),
-            );
-            let _ = click.create_response(&http, reply).await;
+            reply_privately(&http, &click, &popup).await;
             DiscordResponder::new(
                 http.clone(),
                 click.channel_id,
@@ -645,6 +633,17 @@ impl DiscordChat<'_> {
             Vec::new()
         }
     }
+}
+
+/// Answers `click` with a message only the clicker sees.
+async fn reply_privately(http: &Http, click: &ComponentInteraction, text: &str) {
+    let reply = CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(no_mentions()),
+    );
+    let _ = click.create_response(http, reply).await;
 }
 
 impl Surface for DiscordChat<'_> {
