@@ -481,13 +481,21 @@ fn main() {
                 rss_kib(pid) as f64 / 1024.0,
                 descriptors(pid)
             );
+            let idle_descriptors = descriptors(pid);
             for number in 1..=options.rounds {
                 let r = round(&fake, pid, users, number).await;
-                tokio::time::sleep(Duration::from_secs(3)).await;
+                // Idle connections close a few seconds after the burst.
+                let settling = Instant::now();
+                while descriptors(pid) > idle_descriptors + 16
+                    && settling.elapsed() < Duration::from_secs(15)
+                {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 let answered = r.latencies.len().max(1);
                 println!(
                     "  round {number}: answered {}/{users} in {:.1} s · p50 {:.2} s  p90 {:.2} s  p99 {:.2} s ({:.2}× the floor) · \
-                     peak RSS {:.1} MB, after {:.1} MB · CPU {:.1} ms/answer · {} descriptors after · cross-talk {} · duplicates {} · missing {}",
+                     peak RSS {:.1} MB, after {:.1} MB · CPU {:.1} ms/answer · {} descriptors {:.0} s after · cross-talk {} · duplicates {} · missing {}",
                     r.latencies.len(),
                     r.wall.as_secs_f64(),
                     quantile(&r.latencies, 0.5),
@@ -498,6 +506,7 @@ fn main() {
                     rss_kib(pid) as f64 / 1024.0,
                     r.cpu.as_secs_f64() * 1000.0 / answered as f64,
                     descriptors(pid),
+                    settling.elapsed().as_secs_f64() + 2.5,
                     r.cross_talk,
                     r.duplicates,
                     r.missing,

@@ -1,7 +1,8 @@
 //! Several `agencybot run` processes on one PostgreSQL: each message
-//! (a Telegram webhook update, a Slack event) answered once, one poller per Telegram bot with takeover, scheduled runs
-//! of a killed instance taken over, and the health checks and metrics a
-//! load balancer and Prometheus read.
+//! (a Telegram webhook update, a Slack event) answered once, the turns of
+//! one conversation one at a time, one poller per Telegram bot with
+//! takeover, scheduled runs of a killed instance taken over, and the health
+//! checks and metrics a load balancer and Prometheus read.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -360,6 +361,96 @@ async fn a_slack_event_sent_to_two_instances_and_retried_after_a_restart_is_answ
     assert_eq!(answers(&slack), 1, "{}", logs(dir.path()));
     assert_eq!(model.requests().len(), 1, "not answered again");
     assert_eq!(team_usage(&schema).await.len(), 1, "one usage record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_messages_of_one_conversation_on_two_instances_are_answered_one_after_the_other() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(schema) = PostgresSchema::create().await else {
+        return;
+    };
+    let slack = FakeSlack::start().await;
+    let model = ScriptedModel::start().await;
+    // Each answer names its question and how many answers came before it
+    // in the history the model was sent.
+    for _ in 0..2 {
+        model.push(Step::Delay(
+            Duration::from_millis(800),
+            Box::new(Step::Dynamic(Box::new(|request: &Value| {
+                let messages = request["messages"].as_array().cloned().unwrap_or_default();
+                let question = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m["role"] == "user")
+                    .and_then(|m| m["content"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let earlier = messages.iter().filter(|m| m["role"] == "assistant").count();
+                Reply::text(&format!("Answer to {question} after {earlier} earlier"))
+            }))),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ports = write_two_listening_configs(dir.path(), |port| {
+        format!(
+            "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
+             api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
+            base_config(&schema, &model, &schema.url),
+            slack.api_url()
+        )
+    });
+    let _a = Bot::start(dir.path(), "a.toml", "a.log");
+    let _b = Bot::start(dir.path(), "b.toml", "b.log");
+    listening(ports[0], dir.path()).await;
+    listening(ports[1], dir.path()).await;
+    let now = || chrono::Utc::now().timestamp();
+    let dm = "DUANN0001";
+
+    // Two messages of one DM, sent together, each landing on another instance.
+    let (_, earnings) = slack.event_callback(slack.dm("UANN0001", "earnings?"));
+    let (_, fans) = slack.event_callback(slack.dm("UANN0001", "top fans?"));
+    let (url_a, url_b) = (
+        format!("http://127.0.0.1:{}/slack/events", ports[0]),
+        format!("http://127.0.0.1:{}/slack/events", ports[1]),
+    );
+    let (first, second) = tokio::join!(
+        post_signed(&url_a, SLACK_SECRET, now(), &earnings, false, None),
+        post_signed(&url_b, SLACK_SECRET, now(), &fans, false, None)
+    );
+    assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    let answers = |slack: &FakeSlack| {
+        slack
+            .texts(dm)
+            .into_iter()
+            .filter(|t| t.starts_with("Answer to"))
+            .collect::<Vec<_>>()
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "both answers",
+        dir.path(),
+        async || answers(&slack).len() >= 2,
+    )
+    .await;
+    let mut answers = answers(&slack);
+    answers.sort_by_key(|t| t.contains("after 1 earlier"));
+    // The second turn started once the first had answered, and saw it.
+    assert!(answers[0].ends_with("after 0 earlier"), "{answers:?}");
+    assert!(answers[1].ends_with("after 1 earlier"), "{answers:?}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    let later = requests[1]["messages"].to_string();
+    let first_answer = &answers[0];
+    assert!(later.contains(first_answer.as_str()), "{later}");
+    let leases = store(&schema)
+        .await
+        .leases(chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        leases.iter().all(|l| !l.name.starts_with("turn:")),
+        "turns let go of their conversation: {leases:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

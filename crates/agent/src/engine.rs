@@ -23,7 +23,7 @@ use agencybot_core::{
     ProposedAction, RequestKind, Role, Team, UsageOutcome,
 };
 use agencybot_ofapi::{Access, Client};
-use agencybot_store::Store;
+use agencybot_store::{Conversation, Store};
 use futures::future::{BoxFuture, join_all};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
@@ -94,13 +94,6 @@ impl Default for EngineConfig {
 
 /// The messages of one model call: the conversation, then the context
 /// note, last so that everything before it stays a cacheable prefix.
-fn with_context(messages: &[Value], context: &Value) -> Vec<Value> {
-    let mut call = Vec::with_capacity(messages.len() + 1);
-    call.extend_from_slice(messages);
-    call.push(context.clone());
-    call
-}
-
 /// The argument of a `/model` command (empty when none is given); in
 /// Telegram groups the command may carry the bot's name (`/model@bot`).
 fn model_command(text: &str) -> Option<&str> {
@@ -341,6 +334,8 @@ impl CallResult {
 /// has seen so far.
 struct Turn<'a> {
     request: &'a TurnRequest,
+    /// The conversation as the turn began, when the store could say.
+    conversation: Option<Conversation>,
     /// Who asks, as tools' offers and access checks see it.
     requester: tools::Requester<'a>,
     events: &'a EventSink,
@@ -471,18 +466,11 @@ impl Engine {
 
     /// The model a request uses: its own (a task's), else the one chosen
     /// for the conversation, else the team's, else the default.
-    pub async fn model_for(&self, request: &TurnRequest) -> String {
-        if let Some(model) = &request.model {
-            return model.clone();
-        }
-        let chosen = match self.store.conversation_model(&request.conversation).await {
-            Ok(chosen) => chosen,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read the conversation's model");
-                None
-            }
-        };
-        chosen
+    fn model_for(&self, request: &TurnRequest, conversation: Option<&Conversation>) -> String {
+        request
+            .model
+            .clone()
+            .or_else(|| conversation.and_then(|c| c.model.clone()))
             .or_else(|| request.team.default_model.clone())
             .unwrap_or_else(|| self.config.default_model.clone())
     }
@@ -512,10 +500,23 @@ impl Engine {
         let started = Instant::now();
         // Never closed, so a slot always comes.
         let _slot = self.turn_slots.acquire().await;
-        let model = self.model_for(&request).await;
+        // Read (and touched) once: it gives the model and the history's id.
+        let conversation = match self
+            .store
+            .conversation(request.team.id, &request.conversation, self.clock.now())
+            .await
+        {
+            Ok(conversation) => Some(conversation),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the conversation");
+                None
+            }
+        };
+        let model = self.model_for(&request, conversation.as_ref());
         let mut meter = Meter::default();
         let turn = Turn {
             request: &request,
+            conversation,
             requester: requester(&request, &self.store, self.apps.as_ref()),
             events,
             deadline: started + self.config.turn_deadline,
@@ -833,19 +834,42 @@ impl Engine {
         meter: &mut Meter,
     ) -> Result<Ending, EngineError> {
         let request = turn.request;
-        let now = self.clock.now();
-        let conversation = self
-            .store
-            .conversation(request.team.id, &request.conversation, now)
-            .await?;
+        let conversation = match &turn.conversation {
+            Some(conversation) => conversation.clone(),
+            None => {
+                self.store
+                    .conversation(request.team.id, &request.conversation, self.clock.now())
+                    .await?
+            }
+        };
         let mut messages = self
             .conversation_messages(turn, &conversation, meter)
             .await?;
-        let user = json!({"role": "user", "content": text});
-        self.remember(conversation.id, &user).await?;
-        messages.push(user);
-        self.run(turn, conversation.id, messages, model, meter)
+        let question = messages.len();
+        messages.push(json!({"role": "user", "content": text}));
+        self.run_and_remember(turn, conversation.id, messages, question, model, meter)
             .await
+    }
+
+    /// [`Engine::run`], then the messages from `first_new` on stored
+    /// together, whether the turn answered or stopped: one write per turn
+    /// instead of one per message.
+    async fn run_and_remember(
+        &self,
+        turn: &Turn<'_>,
+        conversation_id: i64,
+        mut messages: Vec<Value>,
+        first_new: usize,
+        model: &str,
+        meter: &mut Meter,
+    ) -> Result<Ending, EngineError> {
+        let ending = self.run(turn, &mut messages, model, meter).await;
+        let saved = self
+            .remember(conversation_id, &messages[first_new.min(messages.len())..])
+            .await;
+        let ending = ending?;
+        saved?;
+        Ok(ending)
     }
 
     /// What the model is sent of a conversation, the same way on every
@@ -871,9 +895,10 @@ impl Engine {
             messages.push(json!({"role": "user", "content": format!("(Earlier in this conversation; older answers are not kept)\n{summary}")}));
             messages.push(json!({"role": "assistant", "content": "Noted."}));
         }
-        let kept: Vec<Value> = history[keep_from..]
-            .iter()
-            .map(|m| m.body.clone())
+        let kept: Vec<Value> = history
+            .into_iter()
+            .skip(keep_from)
+            .map(|m| m.body)
             .collect();
         messages.extend(memory::well_formed(kept));
         Ok(messages)
@@ -925,14 +950,20 @@ impl Engine {
         Ok(json!({"role": "system", "content": note}))
     }
 
-    async fn remember(&self, conversation_id: i64, message: &Value) -> Result<(), EngineError> {
-        let role = message
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or("user");
-        let tokens = i64::try_from(tokens::estimate_message(message)).unwrap_or(i64::MAX);
+    async fn remember(&self, conversation_id: i64, messages: &[Value]) -> Result<(), EngineError> {
+        let rows: Vec<(&str, &Value, i64)> = messages
+            .iter()
+            .map(|message| {
+                let role = message
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .unwrap_or("user");
+                let tokens = i64::try_from(tokens::estimate_message(message)).unwrap_or(i64::MAX);
+                (role, message, tokens)
+            })
+            .collect();
         self.store
-            .append_message(conversation_id, role, message, tokens, self.clock.now())
+            .append_messages(conversation_id, &rows, self.clock.now())
             .await?;
         Ok(())
     }
@@ -942,8 +973,7 @@ impl Engine {
     async fn run(
         &self,
         turn: &Turn<'_>,
-        conversation_id: i64,
-        mut messages: Vec<Value>,
+        messages: &mut Vec<Value>,
         model: &str,
         meter: &mut Meter,
     ) -> Result<Ending, EngineError> {
@@ -981,13 +1011,14 @@ impl Engine {
             }
             let remaining = turn.deadline.saturating_duration_since(Instant::now());
             let calling = Instant::now();
+            // The context note goes last on this call only.
+            messages.push(context.clone());
             let answered = tokio::time::timeout(
                 remaining,
-                provider
-                    .client
-                    .complete(model, &with_context(&messages, &context), &definitions),
+                provider.client.complete(model, messages, &definitions),
             )
             .await;
+            messages.pop();
             crate::metrics::metrics()
                 .model_seconds
                 .with_label_values(&[model])
@@ -1023,11 +1054,7 @@ impl Engine {
                         answer.push_str(&format!("\n• {summary}"));
                     }
                 }
-                self.remember(
-                    conversation_id,
-                    &json!({"role": "assistant", "content": answer}),
-                )
-                .await?;
+                messages.push(json!({"role": "assistant", "content": answer}));
                 return Ok(Ending {
                     executed,
                     skipped,
@@ -1046,7 +1073,6 @@ impl Engine {
                     "function": {"name": call.function.name, "arguments": call.function.arguments},
                 })).collect::<Vec<_>>(),
             });
-            self.remember(conversation_id, &assistant).await?;
             messages.push(assistant);
             // Reads run concurrently; writes only become proposals.
             let results = join_all(
@@ -1070,7 +1096,6 @@ impl Engine {
                     "tool_call_id": call.id,
                     "content": result.content.to_string(),
                 });
-                self.remember(conversation_id, &message).await?;
                 messages.push(message);
             }
             if !proposals.is_empty() {

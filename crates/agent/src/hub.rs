@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender, channel, unbounded_channel};
 
+use crate::lease::TurnLease;
 use crate::{Engine, Mode, TurnReport, TurnRequest};
 
 /// Delivers the engine's events for one conversation on its platform.
@@ -520,6 +521,15 @@ impl Hub {
                 }
             }
         }
+        // Instances sharing PostgreSQL may each receive a message of this
+        // conversation; the local queue orders only this instance's. One
+        // SQLite file serves one instance, and its queue is enough.
+        let turn = match self.inner.store.backend() {
+            agencybot_store::Backend::Postgres => {
+                TurnLease::acquire(&self.inner.store, &job.request.conversation).await
+            }
+            agencybot_store::Backend::Sqlite => TurnLease::none(),
+        };
         let (sink, mut events) = unbounded_channel();
         let responder = job.responder.clone();
         let forward = tokio::spawn(async move {
@@ -530,6 +540,7 @@ impl Hub {
         let report = self.inner.engine.handle(job.request, &sink).await;
         drop(sink);
         let _ = forward.await;
+        turn.release().await;
         job.responder.finished(&report).await;
     }
 

@@ -6,8 +6,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use agencybot_core::ConversationKey;
 use agencybot_store::Store;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// How long a lease lasts unless renewed; another instance takes over at
 /// most this long after the holder stops renewing.
@@ -116,6 +118,90 @@ impl Lease {
     pub async fn release(&self) {
         if let Err(error) = self.store.release_lease(&self.name, instance_id()).await {
             tracing::warn!(lease = %self.name, %error, "cannot release a lease; it expires on its own");
+        }
+    }
+}
+
+/// The longest a turn waits for another instance to finish its turn of the
+/// same conversation; past it the turn runs anyway, so one stuck instance
+/// cannot silence a conversation.
+pub const TURN_WAIT_LIMIT: Duration = Duration::from_secs(600);
+
+/// A conversation's turn held across instances that share one database:
+/// two messages of one conversation reaching two instances are answered one
+/// after the other, the second seeing the first's question and answer.
+/// Renewed while the turn runs and released when it ends; an instance that
+/// dies mid-turn lets go within [`LEASE_TTL`].
+pub struct TurnLease {
+    lease: Option<Lease>,
+    renewing: Option<JoinHandle<()>>,
+}
+
+impl TurnLease {
+    /// Waits until this instance holds `conversation`'s turn. Runs without
+    /// it (and says so in the log) when the store cannot record it or
+    /// after [`TURN_WAIT_LIMIT`], rather than leave the message unanswered.
+    pub async fn acquire(store: &Store, conversation: &ConversationKey) -> TurnLease {
+        let lease = Lease::new(store.clone(), format!("turn:{conversation}"));
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match lease.try_hold().await {
+                Ok(true) => break,
+                Ok(false) if started.elapsed() < TURN_WAIT_LIMIT => {
+                    tracing::debug!(lease = %lease.name, "another instance is answering this conversation; waiting");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Ok(false) => {
+                    tracing::warn!(lease = %lease.name, "another instance has held this conversation too long; answering anyway");
+                    return TurnLease::none();
+                }
+                Err(_) => return TurnLease::none(),
+            }
+        }
+        let renewer = lease.clone();
+        let renewing = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(renewer.ttl / 3).await;
+                if !renewer.try_hold().await.unwrap_or(true) {
+                    tracing::warn!(lease = %renewer.name, "lost this conversation's turn to another instance");
+                    return;
+                }
+            }
+        });
+        TurnLease {
+            lease: Some(lease),
+            renewing: Some(renewing),
+        }
+    }
+
+    /// No lease: the turn is ordered only within this instance.
+    #[must_use]
+    pub fn none() -> TurnLease {
+        TurnLease {
+            lease: None,
+            renewing: None,
+        }
+    }
+
+    /// Ends the turn so another instance's turn of it starts at once.
+    pub async fn release(mut self) {
+        if let Some(renewing) = self.renewing.take() {
+            renewing.abort();
+        }
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
+    }
+}
+
+impl Drop for TurnLease {
+    fn drop(&mut self) {
+        // Dropped without `release` (a panicking turn): stop renewing and
+        // let the lease expire.
+        if let Some(renewing) = self.renewing.take() {
+            renewing.abort();
         }
     }
 }

@@ -11,8 +11,8 @@ use agencybot_core::Secret;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Where the model is and how long a call may take.
 #[derive(Debug, Clone)]
@@ -228,6 +228,18 @@ pub struct Completion {
     pub completion_tokens: i64,
 }
 
+/// A chat-completions request body.
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: &'a [Value],
+    stream: bool,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    tools: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+}
+
 #[derive(Deserialize)]
 struct RawCompletion {
     #[serde(default)]
@@ -272,11 +284,12 @@ impl std::fmt::Debug for ModelClient {
 impl ModelClient {
     pub fn new(config: &ModelConfig) -> Result<ModelClient, ModelError> {
         let _ = rustls_provider();
-        // After a burst, idle connections beyond a few are closed, so
-        // descriptors go back to the idle level.
+        // Each turn's next model call follows within seconds: connections
+        // stay for it (no new handshake per step), and close 5 s after a
+        // burst, so descriptors go back to the idle level.
         let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(16)
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(Duration::from_secs(5))
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
@@ -351,15 +364,15 @@ impl ModelClient {
         messages: &[Value],
         tools: &[Value],
     ) -> Result<Completion, ModelError> {
-        let mut request = json!({
-            "model": model,
-            "messages": messages,
-            "stream": false,
-        });
-        if !tools.is_empty() {
-            request["tools"] = Value::Array(tools.to_vec());
-            request["parallel_tool_calls"] = Value::Bool(true);
-        }
+        // Serialized from borrows: the history and tool definitions are
+        // not copied for each call.
+        let request = ChatRequest {
+            model,
+            messages,
+            stream: false,
+            tools,
+            parallel_tool_calls: (!tools.is_empty()).then_some(true),
+        };
         let raw: RawCompletion = self
             .client
             .chat()

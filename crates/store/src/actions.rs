@@ -195,7 +195,9 @@ impl Store {
 
     /// Outcomes the user has not been told of yet in this conversation
     /// (expired requests, writes whose outcome became unknown in a restart),
-    /// marked as told: each is returned once, across instances.
+    /// marked as told: each is returned once, across instances. A request
+    /// still pending past its expiry is expired here, so one query finds
+    /// them all without sweeping every conversation first.
     pub async fn take_unnoticed(
         &self,
         conversation: &ConversationKey,
@@ -209,15 +211,27 @@ impl Store {
                     "SELECT ",
                     action_columns!(),
                     " FROM pending_actions WHERE conversation_key = $1 AND requested_by = $2 \
-                     AND state IN ('expired', 'unknown') AND notified_at IS NULL ORDER BY id"
+                     AND notified_at IS NULL \
+                     AND (state IN ('expired', 'unknown') OR (state = 'pending' AND expires_at <= $3)) \
+                     ORDER BY id"
                 ),
-                args![conversation.to_string(), user_id],
+                args![conversation.to_string(), user_id, millis(now)],
             )
             .await?;
         let mut taken = Vec::new();
         for row in rows {
-            if self.mark_notified(row.id, now).await? {
-                taken.push(row.into_action()?);
+            let mut action = row.into_action()?;
+            if action.state == ActionState::Pending {
+                // Confirmed or declined a moment ago: not expired after all.
+                if !self.mark_expired(action.id, now).await? {
+                    continue;
+                }
+                action.state = ActionState::Expired;
+                action.decided_at = Some(now);
+            }
+            if self.mark_notified(action.id, now).await? {
+                action.notified_at = Some(now);
+                taken.push(action);
             }
         }
         Ok(taken)

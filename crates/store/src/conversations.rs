@@ -140,23 +140,44 @@ impl Store {
             .collect()
     }
 
-    pub async fn append_message(
+    /// Appends `messages` (role, body, tokens) in order, in one statement:
+    /// a turn's messages land together or not at all.
+    pub async fn append_messages(
         &self,
         conversation_id: i64,
-        role: &str,
-        body: &serde_json::Value,
-        tokens: i64,
+        messages: &[(&str, &serde_json::Value, i64)],
         now: Timestamp,
-    ) -> Result<i64> {
-        let (id,): (i64,) = self
-            .db
-            .fetch_one(
-                "INSERT INTO conversation_messages (conversation_id, role, body, tokens, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                args![conversation_id, role, body.to_string(), tokens, millis(now)],
-            )
-            .await?;
-        Ok(id)
+    ) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "INSERT INTO conversation_messages (conversation_id, role, body, tokens, created_at) VALUES ",
+        );
+        let mut values = Vec::with_capacity(messages.len() * 5);
+        for (i, (role, body, tokens)) in messages.iter().enumerate() {
+            let first = i * 5 + 1;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                first,
+                first + 1,
+                first + 2,
+                first + 3,
+                first + 4
+            ));
+            values.extend(args![
+                conversation_id,
+                *role,
+                body.to_string(),
+                *tokens,
+                millis(now)
+            ]);
+        }
+        self.db.execute_built(sql, values).await?;
+        Ok(())
     }
 
     /// Drops messages older than `keep_from_id` and stores the summary that replaces them.

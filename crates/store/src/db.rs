@@ -365,6 +365,22 @@ impl Db {
         })
     }
 
+    /// [`Db::execute`] for a statement built at run time (a multi-row
+    /// insert); its text must come from the store, never from input.
+    pub(crate) async fn execute_built(&self, sql: String, values: Vec<Value>) -> Result<u64> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        Ok(match self {
+            Db::Sqlite(pool) => sqlx::query_with(sql, sqlite_arguments(values)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Db::Postgres(pool) => sqlx::query_with(sql, postgres_arguments(values)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+
     pub(crate) async fn fetch_all<T: Row>(
         &self,
         sql: &'static str,

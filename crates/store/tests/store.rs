@@ -95,6 +95,7 @@ store_tests!(
     only_the_requester_in_the_same_conversation_decides,
     declined_actions_cannot_be_confirmed_and_finish_records_once,
     expiry_is_reported_once,
+    a_lapsed_request_is_told_once_to_its_requester_without_a_sweep,
     tasks_are_created_listed_and_advanced_atomically,
     each_run_is_claimed_once_and_failures_are_counted,
     usage_records_are_filtered_and_credits_summed,
@@ -330,41 +331,33 @@ async fn conversations_keep_history_per_key(store: &Store) {
     let other = store.conversation(team_id, &bo, at(9, 0)).await.unwrap();
     assert_ne!(conv.id, other.id);
 
-    let first = store
-        .append_message(
+    let hi = serde_json::json!({"role": "user", "content": "hi"});
+    let hello = serde_json::json!({"role": "assistant", "content": "hello"});
+    store
+        .append_messages(
             conv.id,
-            "user",
-            &serde_json::json!({"role": "user", "content": "hi"}),
-            3,
+            &[("user", &hi, 3), ("assistant", &hello, 4)],
             at(9, 0),
         )
         .await
         .unwrap();
-    let second = store
-        .append_message(
-            conv.id,
-            "assistant",
-            &serde_json::json!({"role": "assistant", "content": "hello"}),
-            4,
-            at(9, 0),
-        )
+    let secret = serde_json::json!({"role": "user", "content": "secret"});
+    store
+        .append_messages(other.id, &[("user", &secret, 3)], at(9, 0))
         .await
         .unwrap();
     store
-        .append_message(
-            other.id,
-            "user",
-            &serde_json::json!({"role": "user", "content": "secret"}),
-            3,
-            at(9, 0),
-        )
+        .append_messages(other.id, &[], at(9, 0))
         .await
         .unwrap();
     let history = store.history(conv.id).await.unwrap();
     assert_eq!(
-        history.iter().map(|m| m.id).collect::<Vec<_>>(),
-        [first, second]
+        history.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
+        ["user", "assistant"],
+        "in the order given"
     );
+    assert!(history[0].id < history[1].id);
+    let second = history[1].id;
     assert_eq!(history[1].body["content"], "hello");
     assert_eq!(history[0].tokens, 3);
 
@@ -612,6 +605,50 @@ async fn expiry_is_reported_once(store: &Store) {
             .map(|a| a.id)
             .collect::<Vec<_>>(),
         [late]
+    );
+}
+
+async fn a_lapsed_request_is_told_once_to_its_requester_without_a_sweep(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct("telegram-main", Platform::Telegram, "10", "10");
+    let other = ConversationKey::direct("telegram-main", Platform::Telegram, "11", "11");
+    let lapsed = proposed_action(store, team_id, &key, at(9, 0)).await;
+    let fresh = proposed_action(store, team_id, &key, at(9, 5)).await;
+    let elsewhere = proposed_action(store, team_id, &other, at(9, 0)).await;
+    // Someone else in the conversation is told nothing.
+    assert!(
+        store
+            .take_unnoticed(&key, "11", at(9, 12))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let told = store.take_unnoticed(&key, "10", at(9, 12)).await.unwrap();
+    assert_eq!(told.iter().map(|a| a.id).collect::<Vec<_>>(), [lapsed]);
+    assert_eq!(told[0].state, ActionState::Expired);
+    assert!(
+        store
+            .take_unnoticed(&key, "10", at(9, 13))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = store.pending_action(lapsed).await.unwrap().unwrap();
+    assert_eq!(stored.state, ActionState::Expired);
+    assert!(stored.notified_at.is_some());
+    assert_eq!(
+        store.pending_action(fresh).await.unwrap().unwrap().state,
+        ActionState::Pending
+    );
+    assert_eq!(
+        store
+            .pending_action(elsewhere)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        ActionState::Pending,
+        "another conversation's request is left to its own turn or the sweep"
     );
 }
 

@@ -283,7 +283,7 @@ impl Engine {
                     Err(question) => {
                         self.remember(
                             conversation.id,
-                            &json!({"role": "assistant", "content": question}),
+                            &[json!({"role": "assistant", "content": question})],
                         )
                         .await?;
                         return Ok(Ending::refused(question));
@@ -372,7 +372,7 @@ impl Engine {
             // gain the user's authority.
             self.remember(
                 conversation.id,
-                &json!({"role": "system", "content": format!("[agencybot] {}", notes.join("\n"))}),
+                &[json!({"role": "system", "content": format!("[agencybot] {}", notes.join("\n"))})],
             )
             .await?;
         }
@@ -381,7 +381,7 @@ impl Engine {
             let text = lines.join("\n");
             self.remember(
                 conversation.id,
-                &json!({"role": "assistant", "content": text}),
+                &[json!({"role": "assistant", "content": text})],
             )
             .await?;
             return Ok(if notes.is_empty() {
@@ -394,8 +394,9 @@ impl Engine {
         let messages = self
             .conversation_messages(turn, &conversation, meter)
             .await?;
+        let first_new = messages.len();
         let mut ending = self
-            .run(turn, conversation.id, messages, model, meter)
+            .run_and_remember(turn, conversation.id, messages, first_new, model, meter)
             .await?;
         if !lines.is_empty() {
             match &mut ending.answer {
@@ -491,7 +492,6 @@ impl Engine {
     pub(super) async fn notices(&self, turn: &Turn<'_>) -> Result<Vec<String>, EngineError> {
         let request = turn.request;
         let now = self.clock.now();
-        self.store.expire_actions(now).await?;
         let unnoticed = self
             .store
             .take_unnoticed(&request.conversation, &request.user_id, now)
