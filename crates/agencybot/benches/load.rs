@@ -481,17 +481,18 @@ fn main() {
                 rss_kib(pid) as f64 / 1024.0,
                 descriptors(pid)
             );
-            let idle_descriptors = descriptors(pid);
             for number in 1..=options.rounds {
                 let r = round(&fake, pid, users, number).await;
-                // Idle connections close a few seconds after the burst.
+                // Idle connections close a few seconds after the burst: the
+                // count is read once it has held for 2 s.
                 let settling = Instant::now();
-                while descriptors(pid) > idle_descriptors + 16
-                    && settling.elapsed() < Duration::from_secs(15)
-                {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                let (mut last, mut held) = (descriptors(pid), 0);
+                while held < 4 && settling.elapsed() < Duration::from_secs(20) {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let now = descriptors(pid);
+                    held = if now == last { held + 1 } else { 0 };
+                    last = now;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 let answered = r.latencies.len().max(1);
                 println!(
                     "  round {number}: answered {}/{users} in {:.1} s · p50 {:.2} s  p90 {:.2} s  p99 {:.2} s ({:.2}× the floor) · \
@@ -506,7 +507,7 @@ fn main() {
                     rss_kib(pid) as f64 / 1024.0,
                     r.cpu.as_secs_f64() * 1000.0 / answered as f64,
                     descriptors(pid),
-                    settling.elapsed().as_secs_f64() + 2.5,
+                    settling.elapsed().as_secs_f64() + 1.5,
                     r.cross_talk,
                     r.duplicates,
                     r.missing,

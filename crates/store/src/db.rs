@@ -17,8 +17,31 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, SqliteWrites),
     Postgres(PgPool),
+}
+
+/// One SQLite write at a time from this process. SQLite lets one
+/// connection write at a time and makes the others retry by sleeping (1, 2,
+/// 5… ms); queued here instead, a burst of writes runs back to back.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SqliteWrites(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl SqliteWrites {
+    /// Holds the write turn while `sql` runs, if it writes.
+    async fn hold(&self, sql: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let verb = sql
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or_default();
+        let reads = verb.eq_ignore_ascii_case("SELECT") || verb.eq_ignore_ascii_case("PRAGMA");
+        if reads {
+            None
+        } else {
+            Some(self.0.lock().await)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +123,7 @@ impl Store {
             } else {
                 SqlitePoolOptions::new().max_connections(options.max_connections.max(1))
             };
-            Db::Sqlite(pool.connect_with(connect).await?)
+            Db::Sqlite(pool.connect_with(connect).await?, SqliteWrites::default())
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect =
                 PgConnectOptions::from_str(url).map_err(|err| invalid(err.to_string()))?;
@@ -147,7 +170,7 @@ impl Store {
     #[must_use]
     pub fn backend(&self) -> Backend {
         match self.db {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -156,7 +179,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<Vec<String>> {
         let before = self.migration_status().await?;
         match &self.db {
-            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATOR.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(before.pending)
@@ -164,11 +187,11 @@ impl Store {
 
     pub async fn migration_status(&self) -> Result<MigrationStatus> {
         let migrator = match self.db {
-            Db::Sqlite(_) => &SQLITE_MIGRATOR,
+            Db::Sqlite(..) => &SQLITE_MIGRATOR,
             Db::Postgres(_) => &POSTGRES_MIGRATOR,
         };
         let table_exists: Option<(i64,)> = match &self.db {
-            Db::Sqlite(_) => {
+            Db::Sqlite(..) => {
                 self.db
                     .fetch_optional(
                         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -223,7 +246,7 @@ impl Store {
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
         match &self.db {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pool, _) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }
@@ -338,7 +361,8 @@ impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, 
 macro_rules! on_pool {
     ($db:expr, $sql:expr, $values:expr, |$query:ident, $pool:ident| $run:expr) => {
         Ok(match $db {
-            Db::Sqlite($pool) => {
+            Db::Sqlite($pool, writes) => {
+                let _writing = writes.hold($sql).await;
                 let $query = sqlx::query_as_with($sql, sqlite_arguments($values)?);
                 $run?
             }
@@ -354,10 +378,13 @@ impl Db {
     /// Runs a statement; returns the number of rows it affected.
     pub(crate) async fn execute(&self, sql: &'static str, values: Vec<Value>) -> Result<u64> {
         Ok(match self {
-            Db::Sqlite(pool) => sqlx::query_with(sql, sqlite_arguments(values)?)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Db::Sqlite(pool, writes) => {
+                let _writing = writes.hold(sql).await;
+                sqlx::query_with(sql, sqlite_arguments(values)?)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
             Db::Postgres(pool) => sqlx::query_with(sql, postgres_arguments(values)?)
                 .execute(pool)
                 .await?
@@ -368,16 +395,20 @@ impl Db {
     /// [`Db::execute`] for a statement built at run time (a multi-row
     /// insert); its text must come from the store, never from input.
     pub(crate) async fn execute_built(&self, sql: String, values: Vec<Value>) -> Result<u64> {
-        let sql = sqlx::AssertSqlSafe(sql);
         Ok(match self {
-            Db::Sqlite(pool) => sqlx::query_with(sql, sqlite_arguments(values)?)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Db::Postgres(pool) => sqlx::query_with(sql, postgres_arguments(values)?)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Db::Sqlite(pool, writes) => {
+                let _writing = writes.hold(&sql).await;
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), sqlite_arguments(values)?)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), postgres_arguments(values)?)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
         })
     }
 
@@ -466,6 +497,35 @@ fn redact_parameters(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::SqliteWrites;
+
+    #[tokio::test]
+    async fn sqlite_writes_queue_and_reads_do_not() {
+        let writes = SqliteWrites::default();
+        assert!(writes.hold("SELECT id FROM teams").await.is_none());
+        assert!(writes.hold("\n  select 1").await.is_none());
+        assert!(writes.hold("PRAGMA journal_mode").await.is_none());
+        let writing = writes
+            .hold("\n  INSERT INTO leases (name) VALUES ($1)")
+            .await;
+        assert!(writing.is_some());
+        // A second write waits for the first.
+        let second = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            writes.hold("UPDATE teams SET name = $1"),
+        )
+        .await;
+        assert!(second.is_err(), "a second write ran beside the first");
+        drop(writing);
+        for sql in [
+            "UPDATE teams SET name = $1",
+            "DELETE FROM leases",
+            "WITH x AS (SELECT 1) DELETE FROM leases",
+        ] {
+            assert!(writes.hold(sql).await.is_some(), "{sql}");
+        }
+    }
+
     use super::*;
 
     #[test]
