@@ -297,6 +297,29 @@ async fn a_webhook_update_sent_to_two_instances_and_again_after_a_restart_is_ans
     assert_eq!(team_usage(&schema).await.len(), 1, "one usage record");
 }
 
+/// Two instances serving one Slack app's Events API, each on its own port,
+/// both listening; returns the ports and the processes.
+async fn two_slack_instances(
+    dir: &Path,
+    schema: &PostgresSchema,
+    model: &ScriptedModel,
+    slack: &FakeSlack,
+) -> ([u16; 2], Bot, Bot) {
+    let ports = write_two_listening_configs(dir, |port| {
+        format!(
+            "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
+             api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
+            base_config(schema, model, &schema.url),
+            slack.api_url()
+        )
+    });
+    let a = Bot::start(dir, "a.toml", "a.log");
+    let b = Bot::start(dir, "b.toml", "b.log");
+    listening(ports[0], dir).await;
+    listening(ports[1], dir).await;
+    (ports, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slack_event_sent_to_two_instances_and_retried_after_a_restart_is_answered_once() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -306,18 +329,7 @@ async fn a_slack_event_sent_to_two_instances_and_retried_after_a_restart_is_answ
     let slack = FakeSlack::start().await;
     let model = answering_slowly().await;
     let dir = tempfile::tempdir().unwrap();
-    let ports = write_two_listening_configs(dir.path(), |port| {
-        format!(
-            "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
-             api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
-            base_config(&schema, &model, &schema.url),
-            slack.api_url()
-        )
-    });
-    let mut a = Bot::start(dir.path(), "a.toml", "a.log");
-    let _b = Bot::start(dir.path(), "b.toml", "b.log");
-    listening(ports[0], dir.path()).await;
-    listening(ports[1], dir.path()).await;
+    let (ports, mut a, _b) = two_slack_instances(dir.path(), &schema, &model, &slack).await;
     let url = |port: u16| format!("http://127.0.0.1:{port}/slack/events");
     let now = || chrono::Utc::now().timestamp();
     let dm = "DUANN0001";
@@ -391,18 +403,7 @@ async fn two_messages_of_one_conversation_on_two_instances_are_answered_one_afte
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    let ports = write_two_listening_configs(dir.path(), |port| {
-        format!(
-            "{}slack = [\"UANN0001\"]\n[[channels.slack]]\nname = \"slack\"\nmode = \"events\"\n\
-             api_url = \"{}\"\nevents_listen = \"127.0.0.1:{port}\"\n",
-            base_config(&schema, &model, &schema.url),
-            slack.api_url()
-        )
-    });
-    let _a = Bot::start(dir.path(), "a.toml", "a.log");
-    let _b = Bot::start(dir.path(), "b.toml", "b.log");
-    listening(ports[0], dir.path()).await;
-    listening(ports[1], dir.path()).await;
+    let (ports, _a, _b) = two_slack_instances(dir.path(), &schema, &model, &slack).await;
     let now = || chrono::Utc::now().timestamp();
     let dm = "DUANN0001";
 
