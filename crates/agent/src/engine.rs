@@ -92,8 +92,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// The messages of one model call: the conversation, then the context
-/// note, last so that everything before it stays a cacheable prefix.
 /// The argument of a `/model` command (empty when none is given); in
 /// Telegram groups the command may carry the bot's name (`/model@bot`).
 fn model_command(text: &str) -> Option<&str> {
@@ -1011,7 +1009,8 @@ impl Engine {
             }
             let remaining = turn.deadline.saturating_duration_since(Instant::now());
             let calling = Instant::now();
-            // The context note goes last on this call only.
+            // The context note goes last on this call only, so everything
+            // before it stays a cacheable prefix.
             messages.push(context.clone());
             let answered = tokio::time::timeout(
                 remaining,

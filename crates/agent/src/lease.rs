@@ -100,7 +100,7 @@ impl Lease {
                     continue;
                 }
                 Ok(false) => {
-                    tracing::warn!(lease = %self.name, "another instance took the lease; stopping this work here");
+                    tracing::warn!(lease = %self.name, "another instance took the lease");
                     return;
                 }
                 Err(_) => {}
@@ -108,7 +108,7 @@ impl Lease {
             let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
             // Another instance may take it once it expires: stop before then.
             if since.elapsed() + self.ttl / 3 >= self.ttl / 2 {
-                tracing::warn!(lease = %self.name, "lost the lease; stopping this work here");
+                tracing::warn!(lease = %self.name, "lost the lease: the store could not renew it");
                 return;
             }
         }
@@ -161,15 +161,7 @@ impl TurnLease {
             }
         }
         let renewer = lease.clone();
-        let renewing = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(renewer.ttl / 3).await;
-                if !renewer.try_hold().await.unwrap_or(true) {
-                    tracing::warn!(lease = %renewer.name, "lost this conversation's turn to another instance");
-                    return;
-                }
-            }
-        });
+        let renewing = tokio::spawn(async move { renewer.keep().await });
         TurnLease {
             lease: Some(lease),
             renewing: Some(renewing),
