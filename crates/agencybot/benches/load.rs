@@ -207,7 +207,8 @@ async fn telegram_call(
 
 async fn completion(State(latency): State<Duration>, Json(body): Json<Value>) -> Response {
     tokio::time::sleep(latency).await;
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let no_messages = Vec::new();
+    let messages = body["messages"].as_array().unwrap_or(&no_messages);
     let last_user = messages
         .iter()
         .rposition(|m| m["role"] == "user")
@@ -483,20 +484,24 @@ fn main() {
             );
             for number in 1..=options.rounds {
                 let r = round(&fake, pid, users, number).await;
-                // Idle connections close a few seconds after the burst: the
-                // count is read once it has held for 2 s.
+                // Idle connections close, and freed memory goes back, some
+                // seconds after the burst: both are read once they have held
+                // for 2 s, at least 20 s after the round.
                 let settling = Instant::now();
-                let (mut last, mut held) = (descriptors(pid), 0);
-                while held < 4 && settling.elapsed() < Duration::from_secs(20) {
+                let (mut last, mut held) = ((descriptors(pid), rss_kib(pid)), 0);
+                while (held < 4 || settling.elapsed() < Duration::from_secs(20))
+                    && settling.elapsed() < Duration::from_secs(40)
+                {
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    let now = descriptors(pid);
-                    held = if now == last { held + 1 } else { 0 };
+                    let now = (descriptors(pid), rss_kib(pid));
+                    let steady = now.0 == last.0 && now.1.abs_diff(last.1) < 1024;
+                    held = if steady { held + 1 } else { 0 };
                     last = now;
                 }
                 let answered = r.latencies.len().max(1);
                 println!(
                     "  round {number}: answered {}/{users} in {:.1} s · p50 {:.2} s  p90 {:.2} s  p99 {:.2} s ({:.2}× the floor) · \
-                     peak RSS {:.1} MB, after {:.1} MB · CPU {:.1} ms/answer · {} descriptors {:.0} s after · cross-talk {} · duplicates {} · missing {}",
+                     peak RSS {:.1} MB · CPU {:.1} ms/answer · {:.0} s after: RSS {:.1} MB, {} descriptors · cross-talk {} · duplicates {} · missing {}",
                     r.latencies.len(),
                     r.wall.as_secs_f64(),
                     quantile(&r.latencies, 0.5),
@@ -504,10 +509,10 @@ fn main() {
                     quantile(&r.latencies, 0.99),
                     quantile(&r.latencies, 0.99) / floor,
                     r.peak_rss as f64 / 1024.0,
-                    rss_kib(pid) as f64 / 1024.0,
                     r.cpu.as_secs_f64() * 1000.0 / answered as f64,
-                    descriptors(pid),
                     settling.elapsed().as_secs_f64() + 1.5,
+                    last.1 as f64 / 1024.0,
+                    last.0,
                     r.cross_talk,
                     r.duplicates,
                     r.missing,

@@ -8,6 +8,7 @@ mod config;
 mod doctor;
 mod integrations;
 mod members;
+mod memory;
 mod serve;
 mod setup;
 mod skills;

@@ -131,6 +131,10 @@ pub async fn channels(
     let alerts = alerts(config, &store, &outboxes, &mut running, &stopped).await?;
     web(config, &store, &engine, &mut running, &stopped).await?;
     tokio::spawn(prune_deliveries(store.clone(), stopped.clone()));
+    tokio::spawn(crate::memory::trim_after_bursts(
+        engine.clone(),
+        stopped.clone(),
+    ));
     let library = skills.clone();
     let runner = Arc::new(Runner::new(
         store.clone(),

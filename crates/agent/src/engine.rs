@@ -14,7 +14,7 @@ mod reads;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::confirm::{self, Decision, Selection};
-use crate::model::{ModelError, Models, Prices};
+use crate::model::{ModelError, Models, Prices, Transcript};
 use crate::prompt::{self, AccountSummary, PromptInput};
 use crate::tools::{self, InternalTool, ToolRegistry};
 use crate::{builtin, memory, tokens};
@@ -348,9 +348,27 @@ struct Turn<'a> {
     /// Set when the turn must end before the next model call (the API
     /// asked to wait longer than a turn waits), with what to tell the user.
     stop: Mutex<Option<String>>,
+    /// What the turn changes in the conversation's history, written once
+    /// its answer is on its way (see [`Engine::save_history`]).
+    unsaved: Mutex<Unsaved>,
+}
+
+/// A turn's changes to its conversation's history.
+#[derive(Default)]
+struct Unsaved {
+    conversation_id: Option<i64>,
+    /// Older turns folded into this summary, dropping messages before this id.
+    compaction: Option<(Option<String>, i64)>,
+    messages: Vec<Value>,
 }
 
 impl Turn<'_> {
+    fn unsaved(&self) -> std::sync::MutexGuard<'_, Unsaved> {
+        self.unsaved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn read_outside_text(&self) -> bool {
         self.outside_text.load(Ordering::SeqCst)
     }
@@ -367,6 +385,8 @@ pub struct Engine {
     apps: Arc<dyn tools::ConnectedApps>,
     channel_status: Arc<crate::ChannelStatus>,
     turn_slots: tokio::sync::Semaphore,
+    slots: usize,
+    turns_ended: AtomicU64,
     accounts: Mutex<HashMap<i64, (Instant, Vec<AccountSummary>)>>,
     spend: Spend,
     limits: TurnLimits,
@@ -407,11 +427,20 @@ impl Engine {
             apps: Arc::new(tools::NoApps),
             channel_status: Arc::default(),
             turn_slots: tokio::sync::Semaphore::new(slots),
+            slots,
+            turns_ended: AtomicU64::new(0),
             accounts: Mutex::new(HashMap::new()),
             spend: Spend::default(),
             limits,
             recent_reads: reads::RecentReads::default(),
         }
+    }
+
+    /// How many turns have ended since the start, and whether one is
+    /// running now: together they tell when a burst is over.
+    pub fn activity(&self) -> (u64, bool) {
+        let running = self.turn_slots.available_permits() < self.slots;
+        (self.turns_ended.load(Ordering::Relaxed), running)
     }
 
     /// Offers another internal tool to the model (skills, scheduled tasks).
@@ -498,7 +527,7 @@ impl Engine {
         let started = Instant::now();
         // Never closed, so a slot always comes.
         let _slot = self.turn_slots.acquire().await;
-        // Read (and touched) once: it gives the model and the history's id.
+        // Read once: it gives the model and the history's id.
         let conversation = match self
             .store
             .conversation(request.team.id, &request.conversation, self.clock.now())
@@ -522,6 +551,7 @@ impl Engine {
             reads: reads::TurnReads::default(),
             uses: tools::TurnUses::default(),
             stop: Mutex::new(None),
+            unsaved: Mutex::default(),
         };
         let _ = events.send(OutboundMessage::Typing);
         // A rate limit met on the way is said, with how long it holds.
@@ -547,6 +577,8 @@ impl Engine {
         {
             let _ = events.send(OutboundMessage::Text(answer.clone()));
         }
+        // While the answer is delivered; before the conversation's next turn.
+        self.save_history(&turn).await;
         let usage = NewUsageRecord {
             team_id: request.team.id,
             platform: request.conversation.platform,
@@ -567,6 +599,7 @@ impl Engine {
         };
         let usage_id = self.settle(&usage, &meter).await;
         record_metrics(&usage, started.elapsed());
+        self.turns_ended.fetch_add(1, Ordering::Relaxed);
         TurnReport {
             outcome,
             answer: ending.answer,
@@ -849,9 +882,9 @@ impl Engine {
             .await
     }
 
-    /// [`Engine::run`], then the messages from `first_new` on stored
-    /// together, whether the turn answered or stopped: one write per turn
-    /// instead of one per message.
+    /// [`Engine::run`], then the messages from `first_new` on kept to be
+    /// stored together, whether the turn answered or stopped: one write per
+    /// turn instead of one per message.
     async fn run_and_remember(
         &self,
         turn: &Turn<'_>,
@@ -862,12 +895,11 @@ impl Engine {
         meter: &mut Meter,
     ) -> Result<Ending, EngineError> {
         let ending = self.run(turn, &mut messages, model, meter).await;
-        let saved = self
-            .remember(conversation_id, &messages[first_new.min(messages.len())..])
-            .await;
-        let ending = ending?;
-        saved?;
-        Ok(ending)
+        let mut unsaved = turn.unsaved();
+        unsaved.conversation_id = Some(conversation_id);
+        unsaved.messages = messages.split_off(first_new.min(messages.len()));
+        drop(unsaved);
+        ending
     }
 
     /// What the model is sent of a conversation, the same way on every
@@ -884,9 +916,7 @@ impl Engine {
         let mut summary = conversation.summary.clone();
         if keep_from > 0 {
             summary = memory::summarize(summary.as_deref(), &history[..keep_from]);
-            self.store
-                .compact_history(conversation.id, summary.as_deref(), history[keep_from].id)
-                .await?;
+            turn.unsaved().compaction = Some((summary.clone(), history[keep_from].id));
         }
         let mut messages = vec![self.system_message(turn, meter).await?];
         if let Some(summary) = &summary {
@@ -948,16 +978,48 @@ impl Engine {
         Ok(json!({"role": "system", "content": note}))
     }
 
+    /// Writes what the turn changed in its conversation's history: the
+    /// older turns it folded into the summary, then its messages. A failure
+    /// is logged; the answer has already gone.
+    async fn save_history(&self, turn: &Turn<'_>) {
+        let unsaved = std::mem::take(&mut *turn.unsaved());
+        let Some(conversation_id) = unsaved.conversation_id else {
+            return;
+        };
+        let compacted = match &unsaved.compaction {
+            Some((summary, keep_from_id)) => {
+                self.store
+                    .compact_history(conversation_id, summary.as_deref(), *keep_from_id)
+                    .await
+            }
+            None => Ok(()),
+        };
+        let saved = match compacted {
+            Ok(()) => self.remember(conversation_id, &unsaved.messages).await,
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = saved {
+            tracing::error!(%error, team = turn.request.team.id, "cannot store this turn in the conversation's history");
+        }
+    }
+
     async fn remember(&self, conversation_id: i64, messages: &[Value]) -> Result<(), EngineError> {
-        let rows: Vec<(&str, &Value, i64)> = messages
+        // Each message is encoded once, for its token estimate and the store.
+        let mut encoded = Vec::with_capacity(messages.len());
+        for message in messages {
+            encoded.push(crate::model::serialized(message)?);
+        }
+        let rows: Vec<(&str, &serde_json::value::RawValue, i64)> = messages
             .iter()
-            .map(|message| {
+            .zip(&encoded)
+            .map(|(message, body)| {
                 let role = message
                     .get("role")
                     .and_then(Value::as_str)
                     .unwrap_or("user");
-                let tokens = i64::try_from(tokens::estimate_message(message)).unwrap_or(i64::MAX);
-                (role, message, tokens)
+                let tokens =
+                    i64::try_from(tokens::estimate_message(body.get())).unwrap_or(i64::MAX);
+                (role, body.as_ref(), tokens)
             })
             .collect();
         self.store
@@ -1000,7 +1062,9 @@ impl Engine {
             }
         }
         let definitions = tools::definitions(&self.tools, |tool| offered.contains(tool.name()));
-        let context = self.context_message(request).await?;
+        let mut transcript = Transcript::new(&definitions)?;
+        drop(definitions);
+        let context = crate::model::serialized(&self.context_message(request).await?)?;
         let mut executed = Vec::new();
         let mut skipped = Vec::new();
         for step in 0..self.config.max_steps {
@@ -1011,13 +1075,12 @@ impl Engine {
             let calling = Instant::now();
             // The context note goes last on this call only, so everything
             // before it stays a cacheable prefix.
-            messages.push(context.clone());
+            transcript.catch_up(messages)?;
             let answered = tokio::time::timeout(
                 remaining,
-                provider.client.complete(model, messages, &definitions),
+                provider.client.complete(model, &transcript, Some(&context)),
             )
             .await;
-            messages.pop();
             crate::metrics::metrics()
                 .model_seconds
                 .with_label_values(&[model])
@@ -1178,6 +1241,9 @@ fn model_apology(error: &ModelError, changed: bool, now: agencybot_core::Timesta
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] agencybot_store::StoreError),
+    /// A request that could not be encoded for the model service.
+    #[error(transparent)]
+    Model(#[from] ModelError),
 }
 
 #[cfg(test)]

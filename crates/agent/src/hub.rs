@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agencybot_core::{Access, ConversationKey, InboundMessage, OutboundMessage, RequestKind, Team};
-use agencybot_store::Store;
+use agencybot_store::{DeliveryClaims, Store};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::error::TrySendError;
@@ -71,7 +71,7 @@ pub enum HubError {
 /// How many delivery ids are remembered for de-duplication.
 const REMEMBERED_DELIVERIES: usize = 10_000;
 /// A conversation's worker stops after this long without messages.
-const IDLE_WORKER: Duration = Duration::from_secs(300);
+const IDLE_WORKER: Duration = Duration::from_secs(5);
 /// Messages one conversation may have waiting behind the one being
 /// answered; more are refused with "busy" instead of piling up in memory.
 pub const MAX_QUEUED_PER_CONVERSATION: usize = 8;
@@ -248,6 +248,7 @@ struct Inner {
     engine: Arc<Engine>,
     store: Store,
     channel: String,
+    claims: DeliveryClaims,
     queues: Mutex<HashMap<ConversationKey, Sender<Job>>>,
     seen: Mutex<Seen<String>>,
     access: Mutex<Option<Arc<AccessSnapshot>>>,
@@ -274,11 +275,13 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     #[must_use]
     pub fn new(engine: Arc<Engine>, store: Store, channel: impl Into<String>) -> Hub {
+        let channel = channel.into();
         Hub {
             inner: Arc::new(Inner {
                 engine,
+                claims: DeliveryClaims::new(store.clone(), channel.clone()),
                 store,
-                channel: channel.into(),
+                channel,
                 queues: Mutex::new(HashMap::new()),
                 seen: Mutex::new(Seen::new(REMEMBERED_DELIVERIES)),
                 access: Mutex::new(None),
@@ -505,11 +508,7 @@ impl Hub {
 
     async fn run(&self, job: Job) {
         if let Some(id) = &job.delivery_id {
-            let store = &self.inner.store;
-            match store
-                .claim_delivery(&self.inner.channel, id, self.inner.engine.now())
-                .await
-            {
+            match self.inner.claims.claim(id, self.inner.engine.now()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::debug!(channel = %self.inner.channel, delivery = %id, "already handled (another instance, or before a restart); dropped");

@@ -13,6 +13,7 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Where the model is and how long a call may take.
 #[derive(Debug, Clone)]
@@ -232,12 +233,72 @@ pub struct Completion {
 #[derive(Serialize)]
 struct ChatRequest<'a> {
     model: &'a str,
-    messages: &'a [Value],
+    messages: Sent<'a>,
     stream: bool,
-    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
-    tools: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parallel_tool_calls: Option<bool>,
+}
+
+/// A turn's messages and tools as the model is sent them, each serialized
+/// once: every later call of the turn resends them as they are, only the
+/// messages added since are serialized.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    messages: Vec<Box<RawValue>>,
+    tools: Option<Box<RawValue>>,
+}
+
+impl Transcript {
+    /// A transcript offering `tools` (none: no tools are offered).
+    pub fn new(tools: &[Value]) -> Result<Transcript, ModelError> {
+        let tools = if tools.is_empty() {
+            None
+        } else {
+            Some(serialized(tools)?)
+        };
+        Ok(Transcript {
+            messages: Vec::new(),
+            tools,
+        })
+    }
+
+    /// Serializes the messages added to `messages` since the last call.
+    /// `messages` only ever grows within a turn.
+    pub fn catch_up(&mut self, messages: &[Value]) -> Result<(), ModelError> {
+        for message in messages.iter().skip(self.messages.len()) {
+            self.messages.push(serialized(message)?);
+        }
+        Ok(())
+    }
+}
+
+/// A value serialized once for every call of a turn (the context note).
+pub fn serialized<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, ModelError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|err| ModelError::Malformed(format!("cannot encode the request: {err}")))
+}
+
+/// The transcript's messages, then the one sent last on this call only.
+struct Sent<'a> {
+    messages: &'a [Box<RawValue>],
+    last: Option<&'a RawValue>,
+}
+
+impl Serialize for Sent<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer
+            .serialize_seq(Some(self.messages.len() + usize::from(self.last.is_some())))?;
+        for message in self.messages {
+            seq.serialize_element(message)?;
+        }
+        if let Some(last) = self.last {
+            seq.serialize_element(last)?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Deserialize)]
@@ -335,12 +396,12 @@ impl ModelClient {
     pub async fn complete(
         &self,
         model: &str,
-        messages: &[Value],
-        tools: &[Value],
+        transcript: &Transcript,
+        last: Option<&RawValue>,
     ) -> Result<Completion, ModelError> {
         let mut waits = 0;
         loop {
-            match self.complete_once(model, messages, tools).await {
+            match self.complete_once(model, transcript, last).await {
                 Err(ModelError::RateLimited { wait })
                     if wait <= self.max_wait && waits < MAX_RATE_LIMIT_WAITS =>
                 {
@@ -361,17 +422,19 @@ impl ModelClient {
     async fn complete_once(
         &self,
         model: &str,
-        messages: &[Value],
-        tools: &[Value],
+        transcript: &Transcript,
+        last: Option<&RawValue>,
     ) -> Result<Completion, ModelError> {
-        // Serialized from borrows: the history and tool definitions are
-        // not copied for each call.
+        let tools = transcript.tools.as_deref();
         let request = ChatRequest {
             model,
-            messages,
+            messages: Sent {
+                messages: &transcript.messages,
+                last,
+            },
             stream: false,
             tools,
-            parallel_tool_calls: (!tools.is_empty()).then_some(true),
+            parallel_tool_calls: tools.is_some().then_some(true),
         };
         let raw: RawCompletion = self
             .client

@@ -22,10 +22,10 @@ pub fn estimate(text: &str) -> usize {
     digits + ((text.len() - digits) * 2).div_ceil(5)
 }
 
-/// [`estimate`] for a chat message: its JSON text plus the framing.
+/// [`estimate`] for a chat message, given as its JSON text, plus the framing.
 #[must_use]
-pub fn estimate_message(message: &Value) -> usize {
-    estimate(&message.to_string()) + 4
+pub fn estimate_message(json: &str) -> usize {
+    estimate(json) + 4
 }
 
 /// Tokens a chat message takes: its JSON text plus a few for the framing

@@ -2,7 +2,7 @@
 
 use agencybot_core::{ConversationKey, Timestamp};
 
-use crate::db::args;
+use crate::db::{args, placeholders};
 use crate::{Result, Store, StoreError, millis, parse_json, parse_stored};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,16 +53,30 @@ impl Store {
         key: &ConversationKey,
         now: Timestamp,
     ) -> Result<Conversation> {
-        let row: ConversationRow = self
+        let key_text = key.to_string();
+        // Read first: nearly every message is to a conversation that
+        // exists, and a read does not queue behind other writes.
+        let found: Option<ConversationRow> = self
             .db
-            .fetch_one(
-                "INSERT INTO conversations (team_id, key, platform, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4) \
-                 ON CONFLICT (key) DO UPDATE SET updated_at = $4 \
-                 RETURNING id, team_id, key, summary, model",
-                args![team_id, key.to_string(), key.platform.as_str(), millis(now)],
+            .fetch_optional(
+                "SELECT id, team_id, key, summary, model FROM conversations WHERE key = $1",
+                args![key_text.as_str()],
             )
             .await?;
+        let row = match found {
+            Some(row) => row,
+            // Created by whichever turn gets there first; the other reads it back.
+            None => self
+                .db
+                .fetch_one(
+                    "INSERT INTO conversations (team_id, key, platform, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $4) \
+                         ON CONFLICT (key) DO UPDATE SET key = excluded.key \
+                         RETURNING id, team_id, key, summary, model",
+                    args![team_id, key_text, key.platform.as_str(), millis(now)],
+                )
+                .await?,
+        };
         if row.team_id != team_id {
             return Err(StoreError::OtherTeam { key: row.key });
         }
@@ -140,12 +154,12 @@ impl Store {
             .collect()
     }
 
-    /// Appends `messages` (role, body, tokens) in order, in one statement:
-    /// a turn's messages land together or not at all.
+    /// Appends `messages` (role, body as JSON, tokens) in order, in one
+    /// statement: a turn's messages land together or not at all.
     pub async fn append_messages(
         &self,
         conversation_id: i64,
-        messages: &[(&str, &serde_json::Value, i64)],
+        messages: &[(&str, &serde_json::value::RawValue, i64)],
         now: Timestamp,
     ) -> Result<()> {
         if messages.is_empty() {
@@ -154,24 +168,13 @@ impl Store {
         let mut sql = String::from(
             "INSERT INTO conversation_messages (conversation_id, role, body, tokens, created_at) VALUES ",
         );
+        sql.push_str(&placeholders(messages.len(), 5));
         let mut values = Vec::with_capacity(messages.len() * 5);
-        for (i, (role, body, tokens)) in messages.iter().enumerate() {
-            let first = i * 5 + 1;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                first,
-                first + 1,
-                first + 2,
-                first + 3,
-                first + 4
-            ));
+        for (role, body, tokens) in messages {
             values.extend(args![
                 conversation_id,
                 *role,
-                body.to_string(),
+                body.get(),
                 *tokens,
                 millis(now)
             ]);

@@ -348,6 +348,27 @@ fn postgres_arguments(values: Vec<Value>) -> Result<PgArguments> {
     Ok(arguments)
 }
 
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values: the VALUES
+/// of a multi-row insert.
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// A row type that decodes from both backends' rows.
 pub(crate) trait Row:
     for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
@@ -408,6 +429,28 @@ impl Db {
                     .execute(pool)
                     .await?
                     .rows_affected()
+            }
+        })
+    }
+
+    /// [`Db::fetch_all`] for a statement built at run time (a multi-row
+    /// insert that returns rows); its text must come from the store.
+    pub(crate) async fn fetch_all_built<T: Row>(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+    ) -> Result<Vec<T>> {
+        Ok(match self {
+            Db::Sqlite(pool, writes) => {
+                let _writing = writes.hold(&sql).await;
+                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), sqlite_arguments(values)?)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as_with(sqlx::AssertSqlSafe(sql), postgres_arguments(values)?)
+                    .fetch_all(pool)
+                    .await?
             }
         })
     }

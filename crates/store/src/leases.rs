@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use agencybot_core::Timestamp;
 
-use crate::db::args;
-use crate::{Result, Store, millis};
+use std::collections::HashSet;
+
+use crate::db::{args, placeholders};
+use crate::{Result, Store, StoreError, millis};
 
 /// Who holds a lease, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +83,32 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool> {
         let claimed = self
-            .db
-            .execute(
-                "INSERT INTO channel_deliveries (channel, delivery_id, received_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                args![channel, delivery_id, millis(now)],
-            )
+            .claim_deliveries(channel, &[(delivery_id, now)])
             .await?;
-        Ok(claimed == 1)
+        Ok(claimed.contains(delivery_id))
+    }
+
+    /// [`Store::claim_delivery`] for several deliveries in one statement;
+    /// the ids claimed now, each once (an id given twice is claimed once).
+    pub async fn claim_deliveries(
+        &self,
+        channel: &str,
+        deliveries: &[(&str, Timestamp)],
+    ) -> Result<HashSet<String>> {
+        if deliveries.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut sql = String::from(
+            "INSERT INTO channel_deliveries (channel, delivery_id, received_at) VALUES ",
+        );
+        sql.push_str(&placeholders(deliveries.len(), 3));
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING delivery_id");
+        let mut values = Vec::with_capacity(deliveries.len() * 3);
+        for (id, received) in deliveries {
+            values.extend(args![channel, *id, millis(*received)]);
+        }
+        let claimed: Vec<(String,)> = self.db.fetch_all_built(sql, values).await?;
+        Ok(claimed.into_iter().map(|(id,)| id).collect())
     }
 
     /// Forgets deliveries received before `before`; returns how many.
@@ -99,5 +119,87 @@ impl Store {
                 args![millis(before)],
             )
             .await
+    }
+}
+
+/// Claims of one channel's deliveries that arrive together, written
+/// together: under a burst each turn would otherwise queue its own insert
+/// behind every other's. While one batch is written the next gathers.
+#[derive(Debug, Clone)]
+pub struct DeliveryClaims {
+    store: Store,
+    channel: String,
+    /// The writer, started by the first claim (inside the runtime).
+    writer: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Claim>>>,
+}
+
+#[derive(Debug)]
+struct Claim {
+    delivery_id: String,
+    received: Timestamp,
+    claimed: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// At most this many deliveries in one statement (3 values each stays far
+/// below either database's limit on bound values).
+const CLAIMS_PER_BATCH: usize = 500;
+
+impl DeliveryClaims {
+    /// The claims of `channel`'s deliveries. Its writer ends when the last
+    /// clone is dropped.
+    #[must_use]
+    pub fn new(store: Store, channel: String) -> DeliveryClaims {
+        DeliveryClaims {
+            store,
+            channel,
+            writer: std::sync::Arc::default(),
+        }
+    }
+
+    /// [`Store::claim_delivery`], written with whatever other claims are
+    /// waiting.
+    pub async fn claim(&self, delivery_id: &str, received: Timestamp) -> Result<bool> {
+        let (claimed, answer) = tokio::sync::oneshot::channel();
+        let claim = Claim {
+            delivery_id: delivery_id.to_owned(),
+            received,
+            claimed,
+        };
+        let writer = self.writer.get_or_init(|| self.start_writer());
+        if writer.send(claim).is_err() {
+            return Err(StoreError::Closed);
+        }
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    fn start_writer(&self) -> tokio::sync::mpsc::UnboundedSender<Claim> {
+        let (writer, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Claim>();
+        let (store, channel) = (self.store.clone(), self.channel.clone());
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while waiting.recv_many(&mut batch, CLAIMS_PER_BATCH).await > 0 {
+                let deliveries: Vec<(&str, Timestamp)> = batch
+                    .iter()
+                    .map(|claim| (claim.delivery_id.as_str(), claim.received))
+                    .collect();
+                let written = store.claim_deliveries(&channel, &deliveries).await;
+                drop(deliveries);
+                match written {
+                    Ok(mut claimed) => {
+                        for claim in batch.drain(..) {
+                            let first = claimed.remove(&claim.delivery_id);
+                            let _ = claim.claimed.send(Ok(first));
+                        }
+                    }
+                    Err(error) => {
+                        let error = std::sync::Arc::new(error);
+                        for claim in batch.drain(..) {
+                            let _ = claim.claimed.send(Err(StoreError::Shared(error.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        writer
     }
 }

@@ -36,7 +36,7 @@ pub use alerts::{
 pub use console::{AuditEntry, ConsoleIdentity, ConsoleSession, ConsoleSessionInfo};
 pub use conversations::{Conversation, StoredMessage};
 pub use db::{Backend, MigrationStatus, StoreOptions, redact_url};
-pub use leases::LeaseHolder;
+pub use leases::{DeliveryClaims, LeaseHolder};
 pub use skills::InstalledSkill;
 pub use teams::{ChannelAccess, ChannelSpec, MemberSpec, TeamSpec};
 pub use usage::UsageFilter;
@@ -99,6 +99,13 @@ pub enum StoreError {
     /// A stored value no longer parses (edited by hand, or written by a newer version).
     #[error("stored {what} is invalid: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// The error of a statement written for several requests at once
+    /// (see [`DeliveryClaims`]), told to each of them.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
+    /// The store's background writer has stopped (the process is ending).
+    #[error("the store is shutting down")]
+    Closed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

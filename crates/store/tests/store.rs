@@ -11,8 +11,8 @@ use agencybot_core::{
     RequestKind, Role, TaskRunStatus, TaskStatus, Timestamp, UsageOutcome,
 };
 use agencybot_store::{
-    ActionOutcome, Backend, ChannelSpec, ConfirmRefusal, MemberSpec, Store, StoreError,
-    StoreOptions, TeamSpec, UsageFilter,
+    ActionOutcome, Backend, ChannelSpec, ConfirmRefusal, DeliveryClaims, MemberSpec, Store,
+    StoreError, StoreOptions, TeamSpec, UsageFilter,
 };
 use agencybot_testkit::PostgresSchema;
 use chrono::{Duration, TimeZone, Utc};
@@ -108,6 +108,8 @@ store_tests!(
     channel_access_edited_in_the_console_outlives_a_config_sync,
     a_lease_has_one_holder_until_it_expires_or_is_released,
     a_delivery_is_claimed_once_until_pruned,
+    deliveries_claimed_together_are_each_claimed_once,
+    a_new_conversation_is_created_once_by_racing_turns,
     an_abandoned_run_is_closed_once,
 );
 
@@ -331,8 +333,9 @@ async fn conversations_keep_history_per_key(store: &Store) {
     let other = store.conversation(team_id, &bo, at(9, 0)).await.unwrap();
     assert_ne!(conv.id, other.id);
 
-    let hi = serde_json::json!({"role": "user", "content": "hi"});
-    let hello = serde_json::json!({"role": "assistant", "content": "hello"});
+    let encoded = |value| serde_json::value::to_raw_value(&value).unwrap();
+    let hi = encoded(serde_json::json!({"role": "user", "content": "hi"}));
+    let hello = encoded(serde_json::json!({"role": "assistant", "content": "hello"}));
     store
         .append_messages(
             conv.id,
@@ -341,7 +344,7 @@ async fn conversations_keep_history_per_key(store: &Store) {
         )
         .await
         .unwrap();
-    let secret = serde_json::json!({"role": "user", "content": "secret"});
+    let secret = encoded(serde_json::json!({"role": "user", "content": "secret"}));
     store
         .append_messages(other.id, &[("user", &secret, 3)], at(9, 0))
         .await
@@ -1648,6 +1651,73 @@ async fn a_delivery_is_claimed_once_until_pruned(store: &Store) {
             .await
             .unwrap()
     );
+}
+
+async fn deliveries_claimed_together_are_each_claimed_once(store: &Store) {
+    let claimed = store
+        .claim_deliveries("tg", &[("a", at(9, 0)), ("b", at(9, 0)), ("a", at(9, 0))])
+        .await
+        .unwrap();
+    assert_eq!(claimed, ["a".to_owned(), "b".to_owned()].into());
+    let claimed = store
+        .claim_deliveries("tg", &[("b", at(9, 1)), ("c", at(9, 1))])
+        .await
+        .unwrap();
+    assert_eq!(claimed, ["c".to_owned()].into());
+    assert!(store.claim_deliveries("tg", &[]).await.unwrap().is_empty());
+    // Two instances' writers, each given every id twice at once: each id
+    // is claimed by exactly one of the 160 requests.
+    let instances = [
+        DeliveryClaims::new(store.clone(), "tg".into()),
+        DeliveryClaims::new(store.clone(), "tg".into()),
+    ];
+    let mut racing = tokio::task::JoinSet::new();
+    for copy in 0..4 {
+        for n in 0..40 {
+            let claims = instances[copy % 2].clone();
+            racing.spawn(async move {
+                let id = format!("burst:{n}");
+                let won = claims.claim(&id, at(9, 2)).await.unwrap();
+                (id, won)
+            });
+        }
+    }
+    let mut winners = BTreeMap::new();
+    while let Some(result) = racing.join_next().await {
+        let (id, won) = result.unwrap();
+        *winners.entry(id).or_insert(0) += usize::from(won);
+    }
+    assert_eq!(winners.len(), 40);
+    assert!(winners.values().all(|&won| won == 1), "{winners:?}");
+    // Claimed through the writer means claimed in the store.
+    assert!(
+        !store
+            .claim_delivery("tg", "burst:7", at(9, 3))
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_new_conversation_is_created_once_by_racing_turns(store: &Store) {
+    let team_id = team(store).await;
+    let key = ConversationKey::direct("tg", Platform::Telegram, "77", "77");
+    let mut racing = tokio::task::JoinSet::new();
+    for minute in 0..20 {
+        let (store, key) = (store.clone(), key.clone());
+        racing.spawn(async move { store.conversation(team_id, &key, at(9, minute)).await });
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(result) = racing.join_next().await {
+        ids.insert(result.unwrap().unwrap().id);
+    }
+    assert_eq!(
+        ids.len(),
+        1,
+        "one conversation, read by every turn: {ids:?}"
+    );
+    let again = store.conversation(team_id, &key, at(10, 0)).await.unwrap();
+    assert_eq!(ids.first(), Some(&again.id));
+    assert_eq!(again.key, key);
 }
 
 async fn an_abandoned_run_is_closed_once(store: &Store) {
