@@ -986,19 +986,17 @@ impl Engine {
         let Some(conversation_id) = unsaved.conversation_id else {
             return;
         };
-        let compacted = match &unsaved.compaction {
-            Some((summary, keep_from_id)) => {
-                self.store
-                    .compact_history(conversation_id, summary.as_deref(), *keep_from_id)
-                    .await
-            }
-            None => Ok(()),
-        };
-        let saved = match compacted {
-            Ok(()) => self.remember(conversation_id, &unsaved.messages).await,
-            Err(error) => Err(error.into()),
-        };
-        if let Err(error) = saved {
+        // A folding that fails is made again by the next turn; the turn's
+        // own messages are stored either way.
+        if let Some((summary, keep_from_id)) = &unsaved.compaction
+            && let Err(error) = self
+                .store
+                .compact_history(conversation_id, summary.as_deref(), *keep_from_id)
+                .await
+        {
+            tracing::warn!(%error, team = turn.request.team.id, "cannot fold older turns into the conversation's summary");
+        }
+        if let Err(error) = self.remember(conversation_id, &unsaved.messages).await {
             tracing::error!(%error, team = turn.request.team.id, "cannot store this turn in the conversation's history");
         }
     }
