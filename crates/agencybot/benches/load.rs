@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use agencybot_testkit::{FakeDiscord, FakeSlack};
 use axum::extract::{Path as UrlPath, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -275,15 +276,48 @@ impl Drop for Bot {
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A figure of `/proc/PID/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// RSS, and what of it is the process's own (heap, stacks, relocated
+/// data) and what is mapped from files (the binary's code).
+fn memory(pid: u32) -> String {
+    format!(
+        "RSS {:.1} MB ({:.1} MB anonymous, {:.1} MB from files)",
+        rss_kib(pid) as f64 / 1024.0,
+        status_kib(pid, "RssAnon:") as f64 / 1024.0,
+        (status_kib(pid, "RssFile:") + status_kib(pid, "RssShmem:")) as f64 / 1024.0,
+    )
+}
+
+/// Waits until descriptors and RSS have held for 2 s, at least `at_least`
+/// and at most 40 s; returns them then.
+async fn settled(pid: u32, at_least: Duration) -> (usize, u64) {
+    let settling = Instant::now();
+    let (mut last, mut held) = ((descriptors(pid), rss_kib(pid)), 0);
+    while (held < 4 || settling.elapsed() < at_least)
+        && settling.elapsed() < Duration::from_secs(40)
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = (descriptors(pid), rss_kib(pid));
+        let steady = now.0 == last.0 && now.1.abs_diff(last.1) < 1024;
+        held = if steady { held + 1 } else { 0 };
+        last = now;
+    }
+    last
 }
 
 /// User plus system CPU time of the process.
@@ -305,26 +339,46 @@ fn descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
-fn start_bot(dir: &Path, telegram: &str, model: &str, ofapi: &str) -> Bot {
-    std::fs::write(
-        dir.join("a.toml"),
-        format!(
-            "[general]\nlog = \"warn\"\n\
-             [database]\nurl = \"sqlite://{}\"\n\
-             [llm]\nbase_url = \"{model}/v1\"\napi_key_env = \"\"\nmodel = \"gpt-4.1-mini\"\n\
-             [ofapi]\nbase_url = \"{ofapi}\"\n\
-             [limits]\nuser_turns_per_minute = 0\nteam_turns_per_minute = 0\n\
-             [[teams]]\nname = \"Load\"\ntimezone = \"UTC\"\n\
-             [[teams.members]]\nname = \"Owner\"\nrole = \"owner\"\ntelegram = [1]\n\
-             [[channels.telegram]]\nname = \"tg\"\napi_url = \"{telegram}\"\nallow_everyone = true\n",
-            dir.join("load.db").display()
-        ),
-    )
-    .unwrap();
+/// Slack (Socket Mode) and Discord fakes to connect as well as Telegram.
+struct OtherChannels {
+    slack: FakeSlack,
+    discord: FakeDiscord,
+}
+
+fn start_bot(
+    dir: &Path,
+    telegram: &str,
+    model: &str,
+    ofapi: &str,
+    others: Option<&OtherChannels>,
+) -> Bot {
+    let mut config = format!(
+        "[general]\nlog = \"warn\"\n\
+         [database]\nurl = \"sqlite://{}\"\n\
+         [llm]\nbase_url = \"{model}/v1\"\napi_key_env = \"\"\nmodel = \"gpt-4.1-mini\"\n\
+         [ofapi]\nbase_url = \"{ofapi}\"\n\
+         [limits]\nuser_turns_per_minute = 0\nteam_turns_per_minute = 0\n\
+         [[teams]]\nname = \"Load\"\ntimezone = \"UTC\"\n\
+         [[teams.members]]\nname = \"Owner\"\nrole = \"owner\"\ntelegram = [1]\n\
+         [[channels.telegram]]\nname = \"tg\"\napi_url = \"{telegram}\"\nallow_everyone = true\n",
+        dir.join("load.db").display()
+    );
+    if let Some(others) = others {
+        config += &format!(
+            "[[channels.slack]]\nname = \"slack\"\nmode = \"socket\"\napi_url = \"{}\"\nallow_everyone = true\n\
+             [[channels.discord]]\nname = \"discord\"\napi_url = \"{}\"\nallow_everyone = true\n",
+            others.slack.api_url(),
+            others.discord.url()
+        );
+    }
+    std::fs::write(dir.join("a.toml"), config).unwrap();
     Bot(Command::new(env!("CARGO_BIN_EXE_agencybot"))
         .current_dir(dir)
         .env_clear()
         .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("SLACK_BOT_TOKEN", "xoxb-load")
+        .env("SLACK_APP_TOKEN", "xapp-load")
+        .env("DISCORD_BOT_TOKEN", "load.discord.token")
         .env("ONLYFANSAPI_API_KEY", "load")
         .args(["run", "--config", "a.toml"])
         .stdout(Stdio::null())
@@ -432,6 +486,99 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize].as_secs_f64()
 }
 
+/// The fakes every bot runs against.
+struct Fakes {
+    telegram: FakeTelegram,
+    telegram_url: String,
+    model_url: String,
+    ofapi_url: String,
+}
+
+impl Fakes {
+    async fn start(latency: Duration) -> Fakes {
+        let telegram = FakeTelegram {
+            state: Arc::new(Mutex::new(Telegram::default())),
+            changed: Arc::new(Notify::new()),
+        };
+        let telegram_url = serve(
+            Router::new()
+                .route(
+                    "/{bot}/{method}",
+                    axum::routing::post(telegram_call).get(telegram_call),
+                )
+                .with_state(telegram.clone()),
+        )
+        .await;
+        let model_url = serve(
+            Router::new()
+                .route("/v1/chat/completions", axum::routing::post(completion))
+                .with_state(latency),
+        )
+        .await;
+        let ofapi_url = serve(Router::new().route("/{*path}", axum::routing::get(ofapi))).await;
+        Fakes {
+            telegram,
+            telegram_url,
+            model_url,
+            ofapi_url,
+        }
+    }
+
+    fn start_bot(&self, dir: &Path, others: Option<&OtherChannels>) -> Bot {
+        start_bot(
+            dir,
+            &self.telegram_url,
+            &self.model_url,
+            &self.ofapi_url,
+            others,
+        )
+    }
+}
+
+/// Waits up to 60 s for `done`, or panics with the bot's log.
+async fn wait_for(dir: &Path, what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute for {what}: {}",
+            std::fs::read_to_string(dir.join("bot.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The bot at rest with Telegram, Slack (Socket Mode) and Discord all
+/// connected, then after its first answer.
+async fn idle_with_every_channel(latency: Duration) {
+    let fakes = Fakes::start(latency).await;
+    let others = OtherChannels {
+        slack: FakeSlack::start().await,
+        discord: FakeDiscord::start().await,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bot = fakes.start_bot(dir.path(), Some(&others));
+    let pid = bot.0.id();
+    wait_for(dir.path(), "Telegram, Slack and Discord to connect", || {
+        fakes.telegram.lock().calls >= 2
+            && others.slack.socket_connected()
+            && others.discord.connected()
+    })
+    .await;
+    let (open, _) = settled(pid, Duration::from_secs(20)).await;
+    println!(
+        "idle, Telegram, Slack and Discord connected: {}, {open} descriptors",
+        memory(pid)
+    );
+    let r = round(&fakes.telegram, pid, 1, 1).await;
+    assert_eq!(r.latencies.len(), 1, "the first question was not answered");
+    let (open, _) = settled(pid, Duration::from_secs(20)).await;
+    println!(
+        "after the first answer: {}, {open} descriptors",
+        memory(pid)
+    );
+}
+
 fn main() {
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -446,58 +593,23 @@ fn main() {
             options.rounds,
             options.latency.as_millis()
         );
+        idle_with_every_channel(options.latency).await;
         for &users in &options.users {
-            let fake = FakeTelegram {
-                state: Arc::new(Mutex::new(Telegram::default())),
-                changed: Arc::new(Notify::new()),
-            };
-            let telegram = serve(
-                Router::new()
-                    .route("/{bot}/{method}", axum::routing::post(telegram_call).get(telegram_call))
-                    .with_state(fake.clone()),
-            )
-            .await;
-            let model = serve(
-                Router::new()
-                    .route("/v1/chat/completions", axum::routing::post(completion))
-                    .with_state(options.latency),
-            )
-            .await;
-            let ofapi_url = serve(Router::new().route("/{*path}", axum::routing::get(ofapi))).await;
+            let fakes = Fakes::start(options.latency).await;
+            let fake = &fakes.telegram;
             let dir = tempfile::tempdir().unwrap();
-            let bot = start_bot(dir.path(), &telegram, &model, &ofapi_url);
+            let bot = fakes.start_bot(dir.path(), None);
             let pid = bot.0.id();
-            let polling = Instant::now();
-            while fake.lock().calls < 2 {
-                assert!(
-                    polling.elapsed() < Duration::from_secs(60),
-                    "the bot never polled: {}",
-                    std::fs::read_to_string(dir.path().join("bot.log")).unwrap_or_default()
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            println!(
-                "{users} users: idle RSS {:.1} MB, {} descriptors",
-                rss_kib(pid) as f64 / 1024.0,
-                descriptors(pid)
-            );
+            wait_for(dir.path(), "the bot to poll", || fake.lock().calls >= 2).await;
+            let (open, _) = settled(pid, Duration::from_secs(20)).await;
+            println!("{users} users: idle {}, {open} descriptors", memory(pid));
             for number in 1..=options.rounds {
-                let r = round(&fake, pid, users, number).await;
+                let r = round(fake, pid, users, number).await;
                 // Idle connections close, and freed memory goes back, some
                 // seconds after the burst: both are read once they have held
                 // for 2 s, at least 20 s after the round.
                 let settling = Instant::now();
-                let (mut last, mut held) = ((descriptors(pid), rss_kib(pid)), 0);
-                while (held < 4 || settling.elapsed() < Duration::from_secs(20))
-                    && settling.elapsed() < Duration::from_secs(40)
-                {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    let now = (descriptors(pid), rss_kib(pid));
-                    let steady = now.0 == last.0 && now.1.abs_diff(last.1) < 1024;
-                    held = if steady { held + 1 } else { 0 };
-                    last = now;
-                }
+                let last = settled(pid, Duration::from_secs(20)).await;
                 let answered = r.latencies.len().max(1);
                 println!(
                     "  round {number}: answered {}/{users} in {:.1} s · p50 {:.2} s  p90 {:.2} s  p99 {:.2} s ({:.2}× the floor) · \

@@ -1,26 +1,41 @@
-//! Giving memory back after a burst of turns.
+//! Giving memory back once startup is over and after each burst of turns.
 //!
-//! glibc keeps what a burst freed in its arenas for reuse, so a process
-//! that answered a thousand people at once stays at that size for good.
-//! Once the burst is over (no turn running, none ended for a while, so
-//! the connections it opened have closed too) the allocator is asked to
-//! return its free pages.
+//! Two things keep a quiet process at the size of its busiest moment:
+//! - glibc keeps what a burst freed in its arenas for reuse, so a process
+//!   that answered a thousand people at once would stay at that size;
+//! - code is mapped from its file 64 KB around each page that runs, so the
+//!   code that startup ran once (config, migrations, every channel's
+//!   connect) and that a burst touched, across the binary's 48 MB `.text`
+//!   and its libraries', stays counted in RSS.
+//!
+//! Once startup or a burst is over (no turn running, none ended for a
+//! while, so the connections it opened to the model have closed too) the
+//! store's idle connections but one are closed, the allocator is asked to
+//! return its free pages, and the pages of the binary and its libraries that
+//! are an unchanged copy of their file are unmapped. They stay in the page cache:
+//! the next turn maps what it runs again, a minor fault per 64 KB.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agencybot_agent::Engine;
+use agencybot_store::Store;
 use tokio::sync::watch;
 
-/// How long no turn may have run before memory is trimmed: longer than it
-/// takes the burst's idle model connections to close (idle for 5 s, and
-/// closed by a sweep that runs every 5 s) and its conversations' workers
-/// to stop, so what they held is free by then.
+/// How long no turn may have run before memory is given back: longer than
+/// it takes the burst's idle model connections to close (idle for 5 s,
+/// and closed by a sweep that runs every 5 s) and its conversations'
+/// workers to stop, so what they held is free by then.
 const QUIET: Duration = Duration::from_secs(12);
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 
-/// Trims once after each burst, until `stopped`.
-pub async fn trim_after_bursts(engine: Arc<Engine>, mut stopped: watch::Receiver<bool>) {
+/// Gives memory back once after startup and once after each burst, until
+/// `stopped`.
+pub async fn trim_after_bursts(
+    engine: Arc<Engine>,
+    store: Store,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut bursts = BurstWatch::new(engine.activity().0, Instant::now());
     loop {
         tokio::select! {
@@ -29,14 +44,22 @@ pub async fn trim_after_bursts(engine: Arc<Engine>, mut stopped: watch::Receiver
         }
         let (ended, running) = engine.activity();
         if bursts.is_over(ended, running, Instant::now()) {
-            let released = release_free_memory();
-            tracing::debug!(released, "returned free memory after a burst");
+            // First, so that what the connections held is freed too.
+            let connections = store.close_idle_connections().await;
+            let heap = release_free_memory();
+            let code = release_code_pages();
+            tracing::debug!(
+                connections,
+                heap,
+                code_kib = code / 1024,
+                "gave back idle connections, free memory and code pages after a quiet spell"
+            );
         }
     }
 }
 
-/// Tells, from the engine's activity, when a burst has just ended: once
-/// per burst, after [`QUIET`] without a turn.
+/// Tells, from the engine's activity, when startup or a burst has just
+/// ended: once each, after [`QUIET`] without a turn.
 struct BurstWatch {
     ended: u64,
     quiet_since: Instant,
@@ -45,11 +68,12 @@ struct BurstWatch {
 
 impl BurstWatch {
     fn new(ended: u64, now: Instant) -> BurstWatch {
-        // Nothing has run yet: there is nothing to give back.
+        // Startup is the first burst: what it ran and freed is given back
+        // once it has been quiet.
         BurstWatch {
             ended,
             quiet_since: now,
-            told: true,
+            told: false,
         }
     }
 
@@ -85,16 +109,120 @@ fn release_free_memory() -> bool {
     false
 }
 
+/// Unmaps the pages of the binary and its libraries that are an unchanged
+/// copy of their file (code and read-only data); returns how many bytes
+/// were mapped.
+#[cfg(target_os = "linux")]
+#[expect(
+    unsafe_code,
+    reason = "madvise over whole mappings that hold nothing but their file's content"
+)]
+fn release_code_pages() -> u64 {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return 0;
+    };
+    let mut released = 0;
+    for mapping in file_copies(&mappings(&smaps)) {
+        // SAFETY: the range is one whole private, read-only mapping of a
+        // file that holds no page of its own (no relocated data), so
+        // dropping its pages loses nothing: the next access reads the same
+        // bytes back from the file, most often from the page cache. What
+        // the process maps this way (the binary, its libraries) stays
+        // mapped as long as the process.
+        let done = unsafe {
+            libc::madvise(
+                mapping.start as *mut libc::c_void,
+                mapping.end - mapping.start,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if done == 0 {
+            released += mapping.rss_kib * 1024;
+        }
+    }
+    released
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release_code_pages() -> u64 {
+    0
+}
+
+/// One mapping of `/proc/self/smaps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mapping {
+    start: usize,
+    end: usize,
+    writable: bool,
+    shared: bool,
+    /// The file's inode; 0 for memory of no file.
+    inode: u64,
+    rss_kib: u64,
+    /// Pages written since they were mapped (relocations, for a binary).
+    anonymous_kib: u64,
+}
+
+fn mappings(smaps: &str) -> Vec<Mapping> {
+    let mut mappings: Vec<Mapping> = Vec::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            let perms = fields.next().unwrap_or_default();
+            let _offset = fields.next();
+            let _device = fields.next();
+            mappings.push(Mapping {
+                start,
+                end,
+                writable: perms.contains('w'),
+                shared: perms.contains('s'),
+                inode: fields.next().and_then(|i| i.parse().ok()).unwrap_or(0),
+                rss_kib: 0,
+                // Unknown until read: counted as changed.
+                anonymous_kib: u64::MAX,
+            });
+            continue;
+        }
+        let Some(mapping) = mappings.last_mut() else {
+            continue;
+        };
+        let kib = fields.next().and_then(|n| n.parse::<u64>().ok());
+        match first {
+            "Rss:" => mapping.rss_kib = kib.unwrap_or(0),
+            "Anonymous:" => mapping.anonymous_kib = kib.unwrap_or(u64::MAX),
+            _ => {}
+        }
+    }
+    mappings
+}
+
+/// The mappings of files that are private, read-only and hold no page of
+/// their own. A page the loader relocated is anonymous: its mapping is left
+/// alone, because dropping it would bring back the file's unrelocated
+/// bytes.
+fn file_copies(mappings: &[Mapping]) -> impl Iterator<Item = &Mapping> {
+    mappings.iter().filter(|m| {
+        m.inode != 0 && !m.writable && !m.shared && m.anonymous_kib == 0 && m.end > m.start
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_is_over_once_after_a_quiet_spell() {
+    fn startup_and_each_burst_are_over_once_after_a_quiet_spell() {
         let start = Instant::now();
         let at = |secs| start + Duration::from_secs(secs);
         let mut bursts = BurstWatch::new(0, start);
-        assert!(!bursts.is_over(0, false, at(60)), "nothing ran yet");
+        assert!(!bursts.is_over(0, false, at(5)), "startup not quiet yet");
+        assert!(bursts.is_over(0, false, at(12)), "startup is over");
+        assert!(!bursts.is_over(0, false, at(60)), "told once");
         // A burst: turns run, then end.
         assert!(!bursts.is_over(0, true, at(61)));
         assert!(!bursts.is_over(40, true, at(63)));
@@ -122,5 +250,89 @@ mod tests {
                 .enumerate()
                 .all(|(n, block)| block.iter().all(|&b| usize::from(b) == n))
         );
+    }
+
+    /// A PIE binary's mappings as the kernel lists them: headers and
+    /// read-only data, code, relocated data, writable data; then the heap,
+    /// a library's code, and a shared read-only mapping.
+    const SMAPS: &str = "\
+55d0a0000000-55d0a1000000 r--p 00000000 fe:01 5311123                    /usr/bin/agencybot
+Size:              16384 kB
+Rss:                5236 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me dw sd
+55d0a1000000-55d0a4000000 r-xp 00f98000 fe:01 5311123                    /usr/bin/agencybot
+Size:              49152 kB
+Rss:               22400 kB
+Anonymous:             0 kB
+55d0a4000000-55d0a4200000 r--p 03e8b000 fe:01 5311123                    /usr/bin/agencybot
+Rss:                2600 kB
+Anonymous:          2600 kB
+55d0a4200000-55d0a4210000 rw-p 04118000 fe:01 5311123                    /usr/bin/agencybot
+Rss:                  40 kB
+Anonymous:            40 kB
+55d0a5000000-55d0a6000000 rw-p 00000000 00:00 0                          [heap]
+Rss:                3000 kB
+Anonymous:          3000 kB
+7f0000000000-7f0000100000 r-xp 00000000 08:02 5311123                    /usr/lib/libother.so
+Rss:                 400 kB
+Anonymous:             0 kB
+7f0000200000-7f0000300000 r--s 00000000 fe:01 5311123                    /usr/bin/agencybot
+Rss:                 100 kB
+Anonymous:             0 kB
+";
+
+    #[test]
+    fn only_unchanged_private_file_mappings_are_released() {
+        let mappings = mappings(SMAPS);
+        assert_eq!(mappings.len(), 7);
+        assert_eq!(mappings[1].start, 0x55d0_a100_0000);
+        assert_eq!(mappings[1].end, 0x55d0_a400_0000);
+        assert_eq!(mappings[1].inode, 5_311_123);
+        assert_eq!((mappings[1].rss_kib, mappings[1].anonymous_kib), (22400, 0));
+        let released: Vec<usize> = file_copies(&mappings).map(|m| m.start).collect();
+        // The binary's headers, read-only data and code, and the library's
+        // code; not the relocated data, the writable data, the heap nor a
+        // shared mapping.
+        assert_eq!(
+            released,
+            [0x55d0_a000_0000, 0x55d0_a100_0000, 0x7f00_0000_0000]
+        );
+    }
+
+    #[test]
+    fn a_mapping_whose_pages_were_not_listed_counts_as_changed() {
+        let listed = mappings(
+            "55d0a1000000-55d0a4000000 r-xp 00f98000 fe:01 5311123 /usr/bin/agencybot\nRss: 10 kB\n",
+        );
+        assert_eq!(listed[0].anonymous_kib, u64::MAX);
+        assert_eq!(file_copies(&listed).count(), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn releasing_code_pages_leaves_the_program_running_as_before() {
+        static TABLE: [u64; 4096] = {
+            let mut table = [0; 4096];
+            let mut n = 0;
+            while n < table.len() {
+                table[n] = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                n += 1;
+            }
+            table
+        };
+        let before: u64 = TABLE.iter().fold(0, |sum, n| sum.wrapping_add(*n));
+        let text = format!("{before:x}");
+        assert!(
+            release_code_pages() > 0,
+            "the test binary's code was mapped"
+        );
+        // Code and read-only data come back from the file as they were.
+        assert_eq!(
+            TABLE.iter().fold(0, |sum: u64, n| sum.wrapping_add(*n)),
+            before
+        );
+        assert_eq!(format!("{before:x}"), text);
+        assert!(release_code_pages() < 64 * 1024 * 1024);
     }
 }

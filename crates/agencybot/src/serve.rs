@@ -133,6 +133,7 @@ pub async fn channels(
     tokio::spawn(prune_deliveries(store.clone(), stopped.clone()));
     tokio::spawn(crate::memory::trim_after_bursts(
         engine.clone(),
+        store.clone(),
         stopped.clone(),
     ));
     let library = skills.clone();

@@ -92,6 +92,27 @@ pub struct MigrationStatus {
 }
 
 impl Store {
+    /// Closes the pool's idle connections but one, once a burst is over:
+    /// on SQLite each holds a thread, a page cache of up to 2 MB and its
+    /// prepared statements, on PostgreSQL a server process. (The pool's own
+    /// idle timeout would also close the last one, and reopen it, every
+    /// time it sat idle that long.) Returns how many were closed.
+    pub async fn close_idle_connections(&self) -> usize {
+        match &self.db {
+            Db::Sqlite(pool, _) => close_idle_but_one(pool).await,
+            Db::Postgres(pool) => close_idle_but_one(pool).await,
+        }
+    }
+
+    /// How many connections the pool has open, idle or in use.
+    #[must_use]
+    pub fn open_connections(&self) -> u32 {
+        match &self.db {
+            Db::Sqlite(pool, _) => pool.size(),
+            Db::Postgres(pool) => pool.size(),
+        }
+    }
+
     /// Opens (and for SQLite, by default, creates) the database. Does not migrate.
     pub async fn connect(options: &StoreOptions) -> Result<Store> {
         let url = options.url.as_str();
@@ -538,6 +559,21 @@ fn redact_parameters(url: &str) -> String {
     format!("{head}{}{fragment}", parameters.join("&"))
 }
 
+async fn close_idle_but_one<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> usize {
+    let mut closed = 0;
+    while pool.num_idle() > 1 {
+        // Only an idle connection, and none a waiting task is owed.
+        let Some(connection) = pool.try_acquire() else {
+            break;
+        };
+        if let Err(error) = connection.close().await {
+            tracing::debug!(%error, "an idle connection did not close cleanly");
+        }
+        closed += 1;
+    }
+    closed
+}
+
 #[cfg(test)]
 mod tests {
     use super::SqliteWrites;
@@ -570,6 +606,68 @@ mod tests {
     }
 
     use super::*;
+
+    async fn idle_connections_but_one_close_after_a_burst(store: &Store) {
+        // A burst: four connections in use at once.
+        let burst: Box<dyn std::any::Any> = match &store.db {
+            Db::Sqlite(pool, _) => Box::new(hold(pool, 4).await),
+            Db::Postgres(pool) => Box::new(hold(pool, 4).await),
+        };
+        assert_eq!(store.open_connections(), 4);
+        assert_eq!(store.close_idle_connections().await, 0, "all in use");
+        drop(burst);
+        // A dropped connection goes back to the pool from a task of its own.
+        let idle = || match &store.db {
+            Db::Sqlite(pool, _) => pool.num_idle(),
+            Db::Postgres(pool) => pool.num_idle(),
+        };
+        for _ in 0..100 {
+            if idle() == 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(store.close_idle_connections().await, 3);
+        assert_eq!(store.open_connections(), 1);
+        assert_eq!(store.close_idle_connections().await, 0, "one stays");
+        // The one left serves.
+        assert!(store.team_by_name("nobody").await.expect("query").is_none());
+        assert_eq!(store.open_connections(), 1);
+    }
+
+    /// Holds `n` connections of `pool` at once.
+    async fn hold<DB: sqlx::Database>(
+        pool: &sqlx::Pool<DB>,
+        n: usize,
+    ) -> Vec<sqlx::pool::PoolConnection<DB>> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(pool.acquire().await.expect("connection"));
+        }
+        held
+    }
+
+    #[tokio::test]
+    async fn sqlite_idle_connections_but_one_close_after_a_burst() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("idle.db").display());
+        let store = Store::connect(&StoreOptions::new(url)).await.expect("open");
+        store.migrate().await.expect("migrate");
+        idle_connections_but_one_close_after_a_burst(&store).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_idle_connections_but_one_close_after_a_burst() {
+        let Some(schema) = agencybot_testkit::PostgresSchema::create().await else {
+            return;
+        };
+        let mut options = StoreOptions::new(schema.url.clone());
+        options.schema = Some(schema.name.clone());
+        let store = Store::connect(&options).await.expect("open postgres");
+        store.migrate().await.expect("migrate");
+        idle_connections_but_one_close_after_a_burst(&store).await;
+        store.close().await;
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
