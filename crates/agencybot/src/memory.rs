@@ -3,16 +3,16 @@
 //! Two things keep a quiet process at the size of its busiest moment:
 //! - glibc keeps what a burst freed in its arenas for reuse, so a process
 //!   that answered a thousand people at once would stay at that size;
-//! - code is mapped from its file 64 KB around each page that runs, so the
-//!   code that startup ran once (config, migrations, every channel's
-//!   connect) and that a burst touched, across the binary's 48 MB `.text`
-//!   and its libraries', stays counted in RSS.
+//! - the binary's code is mapped from its file 64 KB around each page that
+//!   runs, so the code that startup ran once (config, migrations, every
+//!   channel's connect) and that a burst touched across a 48 MB `.text`
+//!   stays counted in RSS.
 //!
 //! Once startup or a burst is over (no turn running, none ended for a
 //! while, so the connections it opened to the model have closed too) the
 //! store's idle connections but one are closed, the allocator is asked to
-//! return its free pages, and the pages of the binary and its libraries that
-//! are an unchanged copy of their file are unmapped. They stay in the page cache:
+//! return its free pages, and the binary's pages that are an unchanged copy
+//! of its file are unmapped. They stay in the page cache:
 //! the next turn maps what it runs again, a minor fault per 64 KB.
 
 use std::sync::Arc;
@@ -109,26 +109,31 @@ fn release_free_memory() -> bool {
     false
 }
 
-/// Unmaps the pages of the binary and its libraries that are an unchanged
-/// copy of their file (code and read-only data); returns how many bytes
-/// were mapped.
+/// Unmaps the binary's pages that are an unchanged copy of its file (its
+/// code and read-only data); returns how many bytes were mapped.
+///
+/// Only the binary's own mappings: they are made at exec and never change,
+/// whereas a library's may be in the middle of being loaded (mapped whole,
+/// then overlaid and relocated) or unloaded while `smaps` is read.
 #[cfg(target_os = "linux")]
 #[expect(
     unsafe_code,
-    reason = "madvise over whole mappings that hold nothing but their file's content"
+    reason = "madvise over whole mappings of the binary that hold nothing but its file's content"
 )]
 fn release_code_pages() -> u64 {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
+    // The binary is the file this very function is mapped from.
+    let code = release_code_pages as fn() -> u64 as usize;
     let mut released = 0;
-    for mapping in file_copies(&mappings(&smaps)) {
-        // SAFETY: the range is one whole private, read-only mapping of a
-        // file that holds no page of its own (no relocated data), so
-        // dropping its pages loses nothing: the next access reads the same
-        // bytes back from the file, most often from the page cache. What
-        // the process maps this way (the binary, its libraries) stays
-        // mapped as long as the process.
+    for mapping in file_copies(&mappings(&smaps), code) {
+        // SAFETY: the range is one whole private, read-only mapping of the
+        // binary that holds no page of its own, in memory or in swap (no
+        // relocated data), so dropping its pages loses nothing: the next
+        // access reads the same bytes back from the file, most often from
+        // the page cache. The binary's mappings are made at exec and last
+        // as long as the process.
         let done = unsafe {
             libc::madvise(
                 mapping.start as *mut libc::c_void,
@@ -155,11 +160,15 @@ struct Mapping {
     end: usize,
     writable: bool,
     shared: bool,
-    /// The file's inode; 0 for memory of no file.
+    /// The file's device (`major:minor`, as listed) and inode; inode 0 for
+    /// memory of no file.
+    device: String,
     inode: u64,
     rss_kib: u64,
-    /// Pages written since they were mapped (relocations, for a binary).
+    /// Pages written since they were mapped (relocations, for a binary),
+    /// in memory and in swap.
     anonymous_kib: u64,
+    swap_kib: u64,
 }
 
 fn mappings(smaps: &str) -> Vec<Mapping> {
@@ -175,16 +184,18 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
         {
             let perms = fields.next().unwrap_or_default();
             let _offset = fields.next();
-            let _device = fields.next();
+            let device = fields.next().unwrap_or_default().to_owned();
             mappings.push(Mapping {
                 start,
                 end,
                 writable: perms.contains('w'),
                 shared: perms.contains('s'),
+                device,
                 inode: fields.next().and_then(|i| i.parse().ok()).unwrap_or(0),
                 rss_kib: 0,
                 // Unknown until read: counted as changed.
                 anonymous_kib: u64::MAX,
+                swap_kib: u64::MAX,
             });
             continue;
         }
@@ -195,19 +206,29 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
         match first {
             "Rss:" => mapping.rss_kib = kib.unwrap_or(0),
             "Anonymous:" => mapping.anonymous_kib = kib.unwrap_or(u64::MAX),
+            "Swap:" => mapping.swap_kib = kib.unwrap_or(u64::MAX),
             _ => {}
         }
     }
     mappings
 }
 
-/// The mappings of files that are private, read-only and hold no page of
-/// their own. A page the loader relocated is anonymous: its mapping is left
-/// alone, because dropping it would bring back the file's unrelocated
-/// bytes.
-fn file_copies(mappings: &[Mapping]) -> impl Iterator<Item = &Mapping> {
-    mappings.iter().filter(|m| {
-        m.inode != 0 && !m.writable && !m.shared && m.anonymous_kib == 0 && m.end > m.start
+/// The mappings of the file that holds `address` that are private,
+/// read-only and hold no page of their own, in memory or in swap. A page
+/// the loader relocated is anonymous: its mapping is left alone, because
+/// dropping it would bring back the file's unrelocated bytes.
+fn file_copies(mappings: &[Mapping], address: usize) -> impl Iterator<Item = &Mapping> {
+    let file = mappings
+        .iter()
+        .find(|m| (m.start..m.end).contains(&address) && m.inode != 0)
+        .map(|m| (&m.device, m.inode));
+    mappings.iter().filter(move |m| {
+        file == Some((&m.device, m.inode))
+            && !m.writable
+            && !m.shared
+            && m.anonymous_kib == 0
+            && m.swap_kib == 0
+            && m.end > m.start
     })
 }
 
@@ -253,60 +274,84 @@ mod tests {
     }
 
     /// A PIE binary's mappings as the kernel lists them: headers and
-    /// read-only data, code, relocated data, writable data; then the heap,
-    /// a library's code, and a shared read-only mapping.
+    /// read-only data, code, relocated data (partly swapped out), a
+    /// relocated page wholly in swap, writable data; then the heap, a
+    /// library on another device with the same inode number, and a shared
+    /// mapping of the binary.
     const SMAPS: &str = "\
 55d0a0000000-55d0a1000000 r--p 00000000 fe:01 5311123                    /usr/bin/agencybot
 Size:              16384 kB
 Rss:                5236 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd mr mw me dw sd
 55d0a1000000-55d0a4000000 r-xp 00f98000 fe:01 5311123                    /usr/bin/agencybot
 Size:              49152 kB
 Rss:               22400 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0a4000000-55d0a4200000 r--p 03e8b000 fe:01 5311123                    /usr/bin/agencybot
 Rss:                2600 kB
 Anonymous:          2600 kB
-55d0a4200000-55d0a4210000 rw-p 04118000 fe:01 5311123                    /usr/bin/agencybot
+Swap:                 40 kB
+55d0a4200000-55d0a4201000 r--p 04117000 fe:01 5311123                    /usr/bin/agencybot
+Rss:                   0 kB
+Anonymous:             0 kB
+Swap:                  4 kB
+55d0a4201000-55d0a4210000 rw-p 04118000 fe:01 5311123                    /usr/bin/agencybot
 Rss:                  40 kB
 Anonymous:            40 kB
+Swap:                  0 kB
 55d0a5000000-55d0a6000000 rw-p 00000000 00:00 0                          [heap]
 Rss:                3000 kB
 Anonymous:          3000 kB
-7f0000000000-7f0000100000 r-xp 00000000 08:02 5311123                    /usr/lib/libother.so
+Swap:                  0 kB
+7f0000000000-7f0000100000 r-xp 00000000 08:02 5311123                    /usr/lib/lib other.so
 Rss:                 400 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 7f0000200000-7f0000300000 r--s 00000000 fe:01 5311123                    /usr/bin/agencybot
 Rss:                 100 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 ";
 
+    /// An address in the binary's code, and one in the library's.
+    const IN_CODE: usize = 0x55d0_a200_0000;
+    const IN_LIBRARY: usize = 0x7f00_0000_1000;
+
     #[test]
-    fn only_unchanged_private_file_mappings_are_released() {
+    fn only_the_binarys_unchanged_private_mappings_are_released() {
         let mappings = mappings(SMAPS);
-        assert_eq!(mappings.len(), 7);
+        assert_eq!(mappings.len(), 8);
         assert_eq!(mappings[1].start, 0x55d0_a100_0000);
         assert_eq!(mappings[1].end, 0x55d0_a400_0000);
-        assert_eq!(mappings[1].inode, 5_311_123);
-        assert_eq!((mappings[1].rss_kib, mappings[1].anonymous_kib), (22400, 0));
-        let released: Vec<usize> = file_copies(&mappings).map(|m| m.start).collect();
-        // The binary's headers, read-only data and code, and the library's
-        // code; not the relocated data, the writable data, the heap nor a
-        // shared mapping.
         assert_eq!(
-            released,
-            [0x55d0_a000_0000, 0x55d0_a100_0000, 0x7f00_0000_0000]
+            (mappings[1].device.as_str(), mappings[1].inode),
+            ("fe:01", 5_311_123)
         );
+        assert_eq!((mappings[1].rss_kib, mappings[1].anonymous_kib), (22400, 0));
+        assert_eq!(mappings[3].swap_kib, 4);
+        let released: Vec<usize> = file_copies(&mappings, IN_CODE).map(|m| m.start).collect();
+        // Not the relocated data (in memory or in swap), the writable data,
+        // the heap, the other device's file nor a shared mapping.
+        assert_eq!(released, [0x55d0_a000_0000, 0x55d0_a100_0000]);
+        let library: Vec<usize> = file_copies(&mappings, IN_LIBRARY)
+            .map(|m| m.start)
+            .collect();
+        assert_eq!(library, [0x7f00_0000_0000]);
+        // An address in no file (the heap), or in no mapping.
+        assert_eq!(file_copies(&mappings, 0x55d0_a500_1000).count(), 0);
+        assert_eq!(file_copies(&mappings, 0x1000).count(), 0);
     }
 
     #[test]
     fn a_mapping_whose_pages_were_not_listed_counts_as_changed() {
         let listed = mappings(
-            "55d0a1000000-55d0a4000000 r-xp 00f98000 fe:01 5311123 /usr/bin/agencybot\nRss: 10 kB\n",
+            "55d0a1000000-55d0a4000000 r-xp 00f98000 fe:01 5311123 /usr/bin/agencybot\nRss: 10 kB\nAnonymous: 0 kB\n",
         );
-        assert_eq!(listed[0].anonymous_kib, u64::MAX);
-        assert_eq!(file_copies(&listed).count(), 0);
+        assert_eq!(listed[0].swap_kib, u64::MAX);
+        assert_eq!(file_copies(&listed, IN_CODE).count(), 0);
     }
 
     #[cfg(target_os = "linux")]
