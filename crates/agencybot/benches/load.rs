@@ -6,7 +6,9 @@
 //! the text), so three times the latency is the floor. Prints, per round,
 //! p50/p90/p99 end to end against that floor, the bot's peak and settled
 //! RSS, its CPU per answer and open descriptors, and any cross-talk (an
-//! answer in someone else's chat), duplicate or missing answer.
+//! answer in someone else's chat), duplicate or missing answer. Before the
+//! sizes, it reports the bot at rest with Telegram, Slack (Socket Mode) and
+//! Discord all connected, and after its first answer.
 //!
 //! `cargo bench -p agencybot --bench load` runs 200, 1,000 and 10,000
 //! users; `-- --users 1000 --rounds 3 --latency-ms 1000` picks others.
@@ -345,13 +347,9 @@ struct OtherChannels {
     discord: FakeDiscord,
 }
 
-fn start_bot(
-    dir: &Path,
-    telegram: &str,
-    model: &str,
-    ofapi: &str,
-    others: Option<&OtherChannels>,
-) -> Bot {
+/// Starts `agencybot run` in `dir` against `fakes`, and `others` too.
+fn start_bot(dir: &Path, fakes: &Fakes, others: Option<&OtherChannels>) -> Bot {
+    let (telegram, model, ofapi) = (&fakes.telegram_url, &fakes.model_url, &fakes.ofapi_url);
     let mut config = format!(
         "[general]\nlog = \"warn\"\n\
          [database]\nurl = \"sqlite://{}\"\n\
@@ -523,16 +521,6 @@ impl Fakes {
             ofapi_url,
         }
     }
-
-    fn start_bot(&self, dir: &Path, others: Option<&OtherChannels>) -> Bot {
-        start_bot(
-            dir,
-            &self.telegram_url,
-            &self.model_url,
-            &self.ofapi_url,
-            others,
-        )
-    }
 }
 
 /// Waits up to 60 s for `done`, or panics with the bot's log.
@@ -557,7 +545,7 @@ async fn idle_with_every_channel(latency: Duration) {
         discord: FakeDiscord::start().await,
     };
     let dir = tempfile::tempdir().unwrap();
-    let bot = fakes.start_bot(dir.path(), Some(&others));
+    let bot = start_bot(dir.path(), &fakes, Some(&others));
     let pid = bot.0.id();
     wait_for(dir.path(), "Telegram, Slack and Discord to connect", || {
         fakes.telegram.lock().calls >= 2
@@ -598,7 +586,7 @@ fn main() {
             let fakes = Fakes::start(options.latency).await;
             let fake = &fakes.telegram;
             let dir = tempfile::tempdir().unwrap();
-            let bot = fakes.start_bot(dir.path(), None);
+            let bot = start_bot(dir.path(), &fakes, None);
             let pid = bot.0.id();
             wait_for(dir.path(), "the bot to poll", || fake.lock().calls >= 2).await;
             let (open, _) = settled(pid, Duration::from_secs(20)).await;

@@ -154,7 +154,7 @@ fn release_code_pages() -> u64 {
 }
 
 /// One mapping of `/proc/self/smaps`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Mapping {
     start: usize,
     end: usize,
